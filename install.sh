@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything lamina needs on Debian 12, as root: the OCI runtimes, busybox for
+# local base images, the peers used by the interop tests and benchmarks, and lamina itself.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  crun runc busybox-static debootstrap skopeo umoci
+  docker.io docker-registry containernetworking-plugins
+  apache2-utils jq git
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "lamina installed: $(command -v lamina)"

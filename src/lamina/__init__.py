@@ -1,0 +1,37 @@
+"""lamina: a container engine in Python.
+
+The public API is what ``__all__`` names; everything else is internal and may change.
+"""
+
+from . import errors
+from .digest import Digest
+from .errors import (
+    Conflict,
+    DigestMismatch,
+    InvalidArgument,
+    InvalidReference,
+    LaminaError,
+    NotFound,
+    StoreCorrupt,
+    UnsafeArchive,
+    Unsupported,
+)
+from .reference import Reference
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "errors",
+    "Digest",
+    "Reference",
+    "LaminaError",
+    "NotFound",
+    "Conflict",
+    "InvalidArgument",
+    "InvalidReference",
+    "DigestMismatch",
+    "UnsafeArchive",
+    "Unsupported",
+    "StoreCorrupt",
+]

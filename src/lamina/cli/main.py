@@ -1,0 +1,51 @@
+"""Entry point: the ``lamina`` command group, error rendering and exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import LaminaError
+from .errors import USAGE_EXIT, exit_code_for
+
+
+class LaminaGroup(click.Group):
+    """A click group that turns LaminaError into one line on stderr and docker's exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LaminaError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exit_code_for(exc))
+        except click.UsageError as exc:
+            exc.exit_code = USAGE_EXIT
+            raise
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+@click.group(cls=LaminaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-v", "--version", prog_name="lamina")
+@click.option(
+    "--data-root",
+    envvar="LAMINA_DATA_ROOT",
+    default="/var/lib/lamina",
+    show_default=True,
+    help="Root directory of persistent lamina state.",
+)
+@click.pass_context
+def cli(ctx: click.Context, data_root: str) -> None:
+    """lamina: images, layers, containers, builds and registries."""
+    ctx.obj = {"data_root": data_root}
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="lamina", standalone_mode=True)
+    except click.exceptions.UsageError as exc:  # pragma: no cover - click exits itself
+        exc.show()
+        sys.exit(USAGE_EXIT)

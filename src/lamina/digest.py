@@ -1,0 +1,175 @@
+"""Content digests: ``algorithm:hex`` values, parsed strictly and computed while streaming.
+
+A digest string becomes part of file paths (``blobs/sha256/ab/abcd…``), so it is validated
+before anything else touches it: a registered algorithm and exactly the right number of
+lowercase hex characters. Nothing else is a Digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable
+
+from .errors import DigestMismatch, InvalidArgument
+
+__all__ = [
+    "Digest",
+    "ALGORITHMS",
+    "sha256_of",
+    "Hasher",
+    "VerifyingReader",
+]
+
+#: The OCI image spec's registered algorithms and their hex lengths.
+ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+
+_HEX = re.compile(r"[a-f0-9]+\Z")
+# The spec's general grammar, for telling "unsupported algorithm" from "not a digest at all".
+_GENERAL = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Digest:
+    """A validated content digest such as ``sha256:e3b0…``."""
+
+    algorithm: str
+    hex: str
+
+    def __post_init__(self) -> None:
+        length = ALGORITHMS.get(self.algorithm)
+        if length is None:
+            raise InvalidArgument(f"unsupported digest algorithm: {self.algorithm!r}")
+        if len(self.hex) != length or not _HEX.match(self.hex):
+            raise InvalidArgument(
+                f"invalid {self.algorithm} digest: expected {length} lowercase hex characters"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> "Digest":
+        """Parse ``algorithm:hex``; raise InvalidArgument with a readable reason otherwise."""
+        if not isinstance(text, str) or ":" not in text:
+            raise InvalidArgument(f"invalid digest {text!r}: expected algorithm:hex")
+        algorithm, _, encoded = text.partition(":")
+        if not _GENERAL.match(text) and algorithm in ALGORITHMS:
+            raise InvalidArgument(f"invalid digest {text!r}")
+        return cls(algorithm, encoded)
+
+    @classmethod
+    def is_valid(cls, text: str) -> bool:
+        try:
+            cls.parse(text)
+        except InvalidArgument:
+            return False
+        return True
+
+    @classmethod
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    @property
+    def encoded(self) -> str:
+        """The hex part, as the spec calls it."""
+        return self.hex
+
+    def short(self, length: int = 12) -> str:
+        """The truncated hex that docker shows in the IMAGE ID column."""
+        return self.hex[:length]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+
+def sha256_of(data: bytes) -> Digest:
+    return Digest.of_bytes(data, "sha256")
+
+
+class Hasher:
+    """Accumulates a digest and a byte count over chunks, for hashing while streaming."""
+
+    __slots__ = ("algorithm", "_h", "size")
+
+    def __init__(self, algorithm: str = "sha256") -> None:
+        if algorithm not in ALGORITHMS:
+            raise InvalidArgument(f"unsupported digest algorithm: {algorithm!r}")
+        self.algorithm = algorithm
+        self._h = hashlib.new(algorithm)
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        self._h.update(chunk)
+        self.size += len(chunk)
+
+    def update_all(self, chunks: Iterable[bytes]) -> "Hasher":
+        for chunk in chunks:
+            self.update(chunk)
+        return self
+
+    def digest(self) -> Digest:
+        return Digest(self.algorithm, self._h.hexdigest())
+
+
+class VerifyingReader:
+    """A read-only file object that hashes what passes through it.
+
+    With ``expected`` set, reaching end of stream with a different digest (or size) raises
+    DigestMismatch, so a consumer that reads to the end can never accept wrong content.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        expected: Digest | None = None,
+        expected_size: int | None = None,
+        algorithm: str | None = None,
+    ) -> None:
+        self._raw = raw
+        self._expected = expected
+        self._expected_size = expected_size
+        self.hasher = Hasher(algorithm or (expected.algorithm if expected else "sha256"))
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._raw.read(n)
+        if chunk:
+            self.hasher.update(chunk)
+            if self._expected_size is not None and self.hasher.size > self._expected_size:
+                raise DigestMismatch(
+                    f"content is larger than its declared size {self._expected_size}"
+                )
+        elif n != 0:
+            self._finish()
+        return chunk
+
+    def readinto(self, buffer) -> int:  # lets io.BufferedReader and shutil use it
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.verify()
+
+    def verify(self) -> Digest:
+        """The digest of everything read; raises DigestMismatch against ``expected``."""
+        actual = self.hasher.digest()
+        if self._expected_size is not None and self.hasher.size != self._expected_size:
+            raise DigestMismatch(
+                f"size mismatch: expected {self._expected_size} bytes, got {self.hasher.size}"
+            )
+        if self._expected is not None and actual != self._expected:
+            raise DigestMismatch(f"digest mismatch: expected {self._expected}, got {actual}")
+        return actual
+
+    @property
+    def size(self) -> int:
+        return self.hasher.size
+
+    def close(self) -> None:
+        self._raw.close()

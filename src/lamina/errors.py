@@ -1,0 +1,63 @@
+"""The exception tree of lamina.
+
+Every failure a user can cause or fix is one of these classes, with a message that says
+what went wrong in the user's terms ("No such image: foo:latest"). The CLI maps classes to
+exit codes in one table (``lamina.cli.errors``); the registry server maps its own errors to
+HTTP statuses in one table (``lamina.registry.server.errors``). Library code never prints and
+never exits: it raises one of these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LaminaError",
+    "NotFound",
+    "Conflict",
+    "InvalidArgument",
+    "InvalidReference",
+    "DigestMismatch",
+    "UnsafeArchive",
+    "Unsupported",
+    "StoreCorrupt",
+    "RuntimeFailure",
+]
+
+
+class LaminaError(Exception):
+    """Base class: an error whose message is fit to show a user as is."""
+
+
+class NotFound(LaminaError):
+    """The thing named does not exist (image, layer, container, blob, tag)."""
+
+
+class Conflict(LaminaError):
+    """The operation would break something that depends on the target (an image in use)."""
+
+
+class InvalidArgument(LaminaError):
+    """The user's input is malformed (a flag value, a file, a document)."""
+
+
+class InvalidReference(InvalidArgument):
+    """An image reference or repository name that the grammar does not accept."""
+
+
+class DigestMismatch(InvalidArgument):
+    """Content whose hash is not the digest it was announced under."""
+
+
+class UnsafeArchive(InvalidArgument):
+    """A tar stream that tries to write outside its root, or a decompression bomb."""
+
+
+class Unsupported(LaminaError):
+    """Well-formed input that lamina does not handle (a media type, an algorithm)."""
+
+
+class StoreCorrupt(LaminaError):
+    """The data root holds something inconsistent; `lamina system check` can say more."""
+
+
+class RuntimeFailure(LaminaError):
+    """The host cannot do what was asked (mount refused, runtime missing)."""

@@ -1,0 +1,179 @@
+"""Image references: the Distribution grammar, normalisation and the familiar form.
+
+Grammar (distribution/reference, as summarised in seed 002 as ``x[/y[/z]][:t][@d]``)::
+
+    reference  := name [ ":" tag ] [ "@" digest ]
+    name       := [domain "/"] path-component ["/" path-component]*
+    domain     := host [":" port]        (a first component with "." or ":" or "localhost")
+    path-comp  := [a-z0-9]+ ((\\.|_|__|-+)[a-z0-9]+)*
+    tag        := [\\w][\\w.-]{0,127}
+
+A reference with no domain lives on Docker Hub (``docker.io``); a one-component Hub name
+lives in ``library/``. The familiar form drops both again for display, as docker does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .digest import Digest
+from .errors import InvalidArgument, InvalidReference
+
+__all__ = [
+    "Reference",
+    "parse",
+    "parse_repository",
+    "is_valid_repository_path",
+    "is_valid_tag",
+    "DEFAULT_DOMAIN",
+    "DEFAULT_TAG",
+    "NAME_TOTAL_LENGTH_MAX",
+]
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DOMAIN = "index.docker.io"
+OFFICIAL_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IPV6 = r"\[[a-fA-F0-9:]+\]"
+_DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
+_HOST = rf"(?:{_DOMAIN_NAME}|{_IPV6})"
+_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
+_PATH = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+PATH_RE = re.compile(rf"{_PATH}\Z")
+TAG_RE = re.compile(rf"{_TAG}\Z")
+DOMAIN_RE = re.compile(rf"{_DOMAIN}\Z")
+_REFERENCE_RE = re.compile(
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?\Z"
+)
+_ANCHORED_HEX_ID = re.compile(r"[a-f0-9]{64}\Z")
+
+
+def is_valid_repository_path(path: str) -> bool:
+    """True for a repository path without domain (``library/ubuntu``, ``a/b/c``)."""
+    return len(path) <= NAME_TOTAL_LENGTH_MAX and bool(PATH_RE.match(path))
+
+
+def is_valid_tag(tag: str) -> bool:
+    return bool(TAG_RE.match(tag))
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A parsed, normalised reference: ``domain/path[:tag][@digest]``.
+
+    ``tag`` is None when the user gave none; ``with_default_tag()`` adds ``latest`` as
+    docker does for pull, tag and run, but never when a digest pins the image.
+    """
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @property
+    def name(self) -> str:
+        """The fully qualified repository name: ``docker.io/library/ubuntu``."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def familiar_name(self) -> str:
+        """The repository as docker shows it: ``ubuntu``, ``bob/app``, ``host:5000/app``."""
+        if self.domain == DEFAULT_DOMAIN:
+            if self.path.startswith(OFFICIAL_PREFIX) and self.path.count("/") == 1:
+                return self.path[len(OFFICIAL_PREFIX):]
+            return self.path
+        return self.name
+
+    def with_default_tag(self) -> "Reference":
+        if self.tag is None and self.digest is None:
+            return Reference(self.domain, self.path, DEFAULT_TAG, None)
+        return self
+
+    def with_tag(self, tag: str) -> "Reference":
+        return Reference(self.domain, self.path, tag, None)
+
+    def with_digest(self, digest: Digest) -> "Reference":
+        return Reference(self.domain, self.path, None, digest)
+
+    def repository(self) -> "Reference":
+        return Reference(self.domain, self.path)
+
+    def _suffix(self) -> str:
+        out = f":{self.tag}" if self.tag else ""
+        return out + (f"@{self.digest}" if self.digest else "")
+
+    def __str__(self) -> str:
+        return self.name + self._suffix()
+
+    def familiar(self) -> str:
+        """The short form for display: ``ubuntu:latest``."""
+        return self.familiar_name + self._suffix()
+
+
+def _split_domain(name: str) -> tuple[str, str]:
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        domain, path = first, rest
+    else:
+        domain, path = DEFAULT_DOMAIN, name
+    if domain == LEGACY_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_PREFIX + path
+    return domain, path
+
+
+def parse(text: str) -> Reference:
+    """Parse and normalise a user's reference; raise InvalidReference with the reason.
+
+    ``ubuntu`` → ``docker.io/library/ubuntu``; ``localhost:5000/a/b:1`` keeps its domain.
+    A 64-hex string alone is an image ID, not a name, and is refused here as docker does.
+    """
+    if not isinstance(text, str) or not text:
+        raise InvalidReference("invalid reference format: repository name must not be empty")
+    if _ANCHORED_HEX_ID.match(text):
+        raise InvalidReference(
+            f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
+        )
+    match = _REFERENCE_RE.match(text)
+    if not match:
+        name_part = text.split("@", 1)[0]
+        if name_part.lower() != name_part and _REFERENCE_RE.match(text.lower()):
+            raise InvalidReference(
+                f"invalid reference format: repository name ({name_part}) must be lowercase"
+            )
+        raise InvalidReference(f'invalid reference format: "{text}"')
+    name = match.group("name")
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidReference(
+            f"invalid reference format: repository name must not be more than "
+            f"{NAME_TOTAL_LENGTH_MAX} characters"
+        )
+    domain, path = _split_domain(name)
+    if not PATH_RE.match(path):
+        raise InvalidReference(
+            f"invalid reference format: repository name ({path}) must be lowercase"
+        )
+    digest = None
+    if match.group("digest"):
+        try:
+            digest = Digest.parse(match.group("digest"))
+        except InvalidArgument as exc:
+            raise InvalidReference(f"invalid reference format: {exc}") from None
+    return Reference(domain, path, match.group("tag"), digest)
+
+
+def parse_repository(text: str) -> Reference:
+    """Parse a name that must carry neither tag nor digest (``docker push`` targets, filters)."""
+    ref = parse(text)
+    if ref.tag is not None or ref.digest is not None:
+        raise InvalidReference(f"invalid repository name: {text!r} has a tag or digest")
+    return ref
