@@ -1,0 +1,103 @@
+"""The driver interface and the choice between overlay2 and vfs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import InvalidArgument, RuntimeFailure
+from ..mount import Mount, unmount
+
+
+class GraphDriver(Protocol):
+    name: str
+    #: how archive.apply_layer must treat ``.wh.`` entries for this driver
+    whiteouts: str
+
+    def create(self, cache_id: str, parent: str | None) -> str:
+        """Make an empty layer on top of ``parent``; return its diff directory."""
+
+    def remove(self, cache_id: str) -> None: ...
+
+    def exists(self, cache_id: str) -> bool: ...
+
+    def diff_dir(self, cache_id: str) -> str: ...
+
+    def parent_dir(self, cache_id: str) -> str | None:
+        """For vfs diffs: the directory holding the parent's full tree (None for overlay)."""
+
+    def list_ids(self) -> list[str]: ...
+
+    def mount_spec(self, cache_id: str) -> Mount | None:
+        """How to present the merged tree of the layer and all below it (None: diff dir itself)."""
+
+    def metadata(self, cache_id: str) -> dict[str, str]:
+        """GraphDriver.Data for inspect: LowerDir, UpperDir, MergedDir, WorkDir."""
+
+
+@dataclass(frozen=True)
+class DriverChoice:
+    name: str
+    reason: str
+
+
+def _overlay_works(home: str) -> str | None:
+    """Try a real overlay mount under ``home``; return None if it works, else why not."""
+    os.makedirs(home, exist_ok=True)
+    probe = tempfile.mkdtemp(prefix=".probe-", dir=home)
+    try:
+        for sub in ("lower1", "lower2", "upper", "work", "merged"):
+            os.mkdir(os.path.join(probe, sub))
+        mount = Mount(
+            "overlay",
+            "overlay",
+            (
+                f"lowerdir={probe}/lower2:{probe}/lower1",
+                f"upperdir={probe}/upper",
+                f"workdir={probe}/work",
+            ),
+        )
+        try:
+            mount.mount(os.path.join(probe, "merged"))
+        except RuntimeFailure as exc:
+            return str(exc)
+        unmount(os.path.join(probe, "merged"))
+        return None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+def select_driver(root: str, requested: str | None = None) -> DriverChoice:
+    """Pick the driver: the one asked for (checked), else one the data root already uses,
+    else overlay2 when a probe mount works, else vfs with the reason."""
+    if requested:
+        if requested not in ("overlay2", "vfs"):
+            raise InvalidArgument(f"unknown storage driver {requested!r} (use overlay2 or vfs)")
+        if requested == "overlay2":
+            why = _overlay_works(os.path.join(root, "overlay2"))
+            if why:
+                raise RuntimeFailure(f"storage driver overlay2 is not usable here: {why}")
+        return DriverChoice(requested, "requested with --storage-driver")
+    for name in ("overlay2", "vfs"):
+        if os.path.isdir(os.path.join(root, "image", name, "layerdb")):
+            return DriverChoice(name, f"the data root already holds {name} layers")
+    if os.geteuid() != 0:
+        return DriverChoice("vfs", "overlay2 needs root to mount overlayfs")
+    why = _overlay_works(os.path.join(root, "overlay2"))
+    if why is None:
+        return DriverChoice("overlay2", "kernel overlayfs mounts on this data root")
+    return DriverChoice("vfs", f"overlayfs is not usable: {why}")
+
+
+def make_driver(root: str, name: str) -> GraphDriver:
+    from .overlay2 import Overlay2Driver
+    from .vfs import VfsDriver
+
+    if name == "overlay2":
+        return Overlay2Driver(os.path.join(root, "overlay2"))
+    if name == "vfs":
+        return VfsDriver(os.path.join(root, "vfs"))
+    raise InvalidArgument(f"unknown storage driver {name!r}")

@@ -1,0 +1,23 @@
+"""The store lock: one ``flock`` serialising changes to shared metadata.
+
+Held only around short metadata transactions (tag, untag, delete, registering a layer), never
+around long data work such as extracting a layer, so concurrent imports extract in parallel.
+Readers take no lock: every file they read is replaced by rename, never rewritten in place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def store_lock(path: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock

@@ -1,0 +1,133 @@
+"""Where everything lives under the data root. This module is the layout's documentation.
+
+The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work with
+``/var/lib/docker`` replaced by the data root::
+
+    <root>/
+      image/<driver>/imagedb/content/sha256/<image-id>          image config JSON, exact bytes
+      image/<driver>/imagedb/metadata/sha256/<image-id>/parent  parent image ID (commit/build)
+      image/<driver>/imagedb/metadata/sha256/<image-id>/lastUpdated
+      image/<driver>/layerdb/sha256/<chain-id>/diff             DiffID (sha256 of the layer tar)
+      image/<driver>/layerdb/sha256/<chain-id>/parent           ChainID of the layer below
+      image/<driver>/layerdb/sha256/<chain-id>/size             bytes in the layer's diff dir
+      image/<driver>/layerdb/sha256/<chain-id>/cache-id         graph driver directory name
+      image/<driver>/layerdb/sha256/<chain-id>/tar-split.json.gz how to rebuild the exact tar
+      image/<driver>/layerdb/tmp/                               layer metadata being written
+      image/<driver>/layerdb/mounts/<container-id>/{init-id,mount-id,parent}
+      image/<driver>/repositories.json                          tags and digests
+      image/<driver>/distribution/                              diffid <-> blob digests
+      <driver>/<cache-id>/{diff,link,lower,work,merged}         overlay2 layer directories
+      <driver>/l/<short-id> -> ../<cache-id>/diff               keeps mount options short
+      containers/<id>/...                                       container state
+      volumes/<name>/_data
+      tmp/                                                      scratch space; leases/ lives here
+
+Every name that comes from outside (a digest, an ID) is validated before it reaches a path:
+callers pass Digest values or hex IDs checked by ``check_hex_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..digest import Digest
+from ..errors import InvalidArgument
+
+_HEX_ID = re.compile(r"[a-f0-9]{64}\Z")
+
+
+def check_hex_id(value: str) -> str:
+    """Return ``value`` if it is 64 lowercase hex characters (a safe path component)."""
+    if not _HEX_ID.match(value):
+        raise InvalidArgument(f"invalid ID: {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DataRoot:
+    """Builds every path under one data root for one storage driver."""
+
+    root: str
+    driver: str = "overlay2"
+
+    @property
+    def image_dir(self) -> str:
+        return os.path.join(self.root, "image", self.driver)
+
+    # imagedb
+    def imagedb_content(self) -> str:
+        return os.path.join(self.image_dir, "imagedb", "content", "sha256")
+
+    def image_config(self, image_id: Digest) -> str:
+        return os.path.join(self.imagedb_content(), _sha256_hex(image_id))
+
+    def imagedb_metadata(self, image_id: Digest) -> str:
+        return os.path.join(self.image_dir, "imagedb", "metadata", "sha256", _sha256_hex(image_id))
+
+    # layerdb
+    def layerdb(self) -> str:
+        return os.path.join(self.image_dir, "layerdb", "sha256")
+
+    def layer(self, chain_id: Digest) -> str:
+        return os.path.join(self.layerdb(), _sha256_hex(chain_id))
+
+    def layerdb_tmp(self) -> str:
+        return os.path.join(self.image_dir, "layerdb", "tmp")
+
+    def layerdb_mounts(self) -> str:
+        return os.path.join(self.image_dir, "layerdb", "mounts")
+
+    def repositories_json(self) -> str:
+        return os.path.join(self.image_dir, "repositories.json")
+
+    def distribution(self) -> str:
+        return os.path.join(self.image_dir, "distribution")
+
+    # graph driver
+    def driver_home(self) -> str:
+        return os.path.join(self.root, self.driver)
+
+    def driver_dir(self, cache_id: str) -> str:
+        return os.path.join(self.driver_home(), check_hex_id(cache_id))
+
+    # containers, volumes, scratch
+    def containers(self) -> str:
+        return os.path.join(self.root, "containers")
+
+    def container(self, container_id: str) -> str:
+        return os.path.join(self.containers(), check_hex_id(container_id))
+
+    def volumes(self) -> str:
+        return os.path.join(self.root, "volumes")
+
+    def tmp(self) -> str:
+        return os.path.join(self.root, "tmp")
+
+    def leases(self) -> str:
+        return os.path.join(self.tmp(), "leases")
+
+    def lock_file(self) -> str:
+        return os.path.join(self.root, "lamina.lock")
+
+    def skeleton(self) -> list[str]:
+        """The directories every command may assume exist."""
+        return [
+            self.imagedb_content(),
+            os.path.join(self.image_dir, "imagedb", "metadata", "sha256"),
+            self.layerdb(),
+            self.layerdb_tmp(),
+            self.layerdb_mounts(),
+            self.distribution(),
+            self.driver_home(),
+            self.containers(),
+            self.volumes(),
+            self.leases(),
+        ]
+
+
+def _sha256_hex(digest: Digest) -> str:
+    if not isinstance(digest, Digest) or digest.algorithm != "sha256":
+        raise InvalidArgument(f"expected a sha256 digest, got {digest!r}")
+    return digest.hex

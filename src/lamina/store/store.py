@@ -1,0 +1,252 @@
+"""The Store: one data root's image configs, layers, tags and graph driver, kept consistent.
+
+Invariants, each kept by the order of writes, so a process killed anywhere leaves only
+garbage that ``check()`` can find, never a half-valid store:
+
+* a layerdb entry exists only once its driver directory is complete (extract, then rename
+  the entry into place);
+* an image config exists only once every layer of its chain is registered (layers first,
+  config after, under the store lock);
+* a tag points only at a stored config (config first, tag after);
+* deletion runs the other way: tags, then the config, then layers no one else uses.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from ..archive.compression import Limits
+from ..archive.tarsplit import TarSplitRecorder
+from ..digest import Digest
+from ..errors import DigestMismatch, NotFound, StoreCorrupt
+from ..graphdriver.base import DriverChoice, GraphDriver, make_driver, select_driver
+from ..oci import chain_ids
+from . import lease as leases
+from .imagedb import ImageDB
+from .layerdb import TAR_SPLIT, LayerDB, LayerRecord
+from .lock import store_lock
+from .paths import DataRoot
+from .repositories import Repositories
+
+
+def next_chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
+    return chain_ids([parent, diff_id])[1] if parent else diff_id
+
+
+def tree_size(path: str) -> int:
+    """Bytes of a directory tree as docker's ``directory.Size`` counts them: st_size of every
+    non-directory entry, hard links once."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    st = entry.stat(follow_symlinks=False)
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    if st.st_nlink > 1:
+                        key = (st.st_dev, st.st_ino)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    total += st.st_size
+        except FileNotFoundError:
+            continue
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerUse:
+    """A container's claim on an image (read from ``containers/<id>/config.v2.json``)."""
+
+    container_id: str
+    image_id: Digest
+    running: bool
+
+
+class Store:
+    def __init__(self, root: str, driver: str | None = None, limits: Limits | None = None) -> None:
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, mode=0o710, exist_ok=True)
+        self.driver_choice: DriverChoice = select_driver(self.root, driver)
+        self.paths = DataRoot(self.root, self.driver_choice.name)
+        for directory in self.paths.skeleton():
+            os.makedirs(directory, exist_ok=True)
+        self.driver: GraphDriver = make_driver(self.root, self.driver_choice.name)
+        self.images = ImageDB(self.paths)
+        self.layers = LayerDB(self.paths)
+        self.repositories = Repositories(self.paths.repositories_json())
+        self.limits = limits or Limits()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with store_lock(self.paths.lock_file()):
+            yield
+
+    def lease(self) -> leases.Lease:
+        return leases.Lease(self.paths.leases())
+
+    # layers ------------------------------------------------------------------------------
+    def pin_existing(self, lease: leases.Lease, chain_id: Digest) -> LayerRecord | None:
+        """Pin ``chain_id`` for this lease and return it if it is already stored."""
+        with self.lock():
+            lease.pin(chain_id.hex)
+            if self.layers.exists(chain_id):
+                return self.layers.get(chain_id)
+        return None
+
+    def create_layer(
+        self,
+        lease: leases.Lease,
+        parent: LayerRecord | None,
+        tar_stream: BinaryIO,
+        expected_diff_id: Digest | None = None,
+    ) -> LayerRecord:
+        """Extract an uncompressed layer tar on top of ``parent`` and register it.
+
+        The driver directory is listed as pending in the lease while it fills, so a concurrent
+        ``system check`` leaves it alone; if this process dies, the next check removes it.
+        """
+        from ..archive.apply import apply_layer
+
+        cache_id = secrets.token_hex(32)
+        lease.add_pending(cache_id)
+        tmp = self.layers.new_tmp_dir(cache_id)
+        try:
+            diff_dir = self.driver.create(cache_id, parent.cache_id if parent else None)
+            with open(os.path.join(tmp, TAR_SPLIT), "wb") as split:
+                recorder = TarSplitRecorder(tar_stream, split)
+                applied = apply_layer(
+                    recorder, diff_dir, whiteouts=self.driver.whiteouts, limits=self.limits
+                )
+                recorder.finish()
+            if expected_diff_id is not None and applied.diff_id != expected_diff_id:
+                raise DigestMismatch(
+                    f"layer content does not match its DiffID: expected {expected_diff_id}, "
+                    f"got {applied.diff_id}"
+                )
+            chain = next_chain_id(parent.chain_id if parent else None, applied.diff_id)
+            size = tree_size(diff_dir) if self.driver.whiteouts == "overlay" else applied.size
+            record = LayerRecord(chain, applied.diff_id, parent.chain_id if parent else None, size, cache_id)
+            with self.lock():
+                lease.pin(chain.hex)
+                if self.layers.exists(chain) or not self.layers.commit(tmp, record):
+                    self._discard(cache_id, tmp)
+                    return self.layers.get(chain)
+            return record
+        except BaseException:
+            self._discard(cache_id, tmp)
+            raise
+        finally:
+            lease.drop_pending(cache_id)
+
+    def _discard(self, cache_id: str, tmp: str) -> None:
+        self.driver.remove(cache_id)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def layer_chain(self, image_diff_ids: list[Digest]) -> list[LayerRecord]:
+        return [self.layers.get(c) for c in chain_ids(image_diff_ids)]
+
+    # images ------------------------------------------------------------------------------
+    def register_image(self, config_raw: bytes, parent: Digest | None = None) -> Digest:
+        """Store an image config whose layers are all registered (checked under the lock)."""
+        from ..oci import ImageConfig
+
+        config = ImageConfig.parse(config_raw)
+        with self.lock():
+            for chain in chain_ids(list(config.diff_ids)):
+                if not self.layers.exists(chain):
+                    raise StoreCorrupt(f"cannot register image: layer {chain} is not stored")
+            image_id = self.images.put(config_raw)
+            if parent is not None and self.images.exists(parent):
+                self.images.set_parent(image_id, parent)
+            self.images.touch(image_id)
+        return image_id
+
+    def image_size(self, image_id: Digest, cache: dict[Digest, int] | None = None) -> int:
+        config = self.images.get(image_id)
+        total = 0
+        for chain in chain_ids(list(config.diff_ids)):
+            if cache is not None and chain in cache:
+                total += cache[chain]
+                continue
+            try:
+                size = self.layers.get(chain).size
+            except NotFound:
+                size = 0
+            if cache is not None:
+                cache[chain] = size
+            total += size
+        return total
+
+    def container_uses(self) -> list[ContainerUse]:
+        """Containers and the image each was created from (running or not)."""
+        import json
+
+        out = []
+        try:
+            names = os.listdir(self.paths.containers())
+        except FileNotFoundError:
+            return out
+        for name in names:
+            path = os.path.join(self.paths.containers(), name, "config.v2.json")
+            try:
+                with open(path, "rb") as f:
+                    doc = json.load(f)
+                image = Digest.parse(doc.get("Image", ""))
+            except (OSError, ValueError, Exception):
+                continue
+            running = bool((doc.get("State") or {}).get("Running"))
+            out.append(ContainerUse(name, image, running))
+        return out
+
+    def delete_image_data(self, image_id: Digest) -> list[Digest]:
+        """Remove an image config and the layers only it used; return deleted layer ChainIDs.
+
+        Caller holds the lock and has removed the image's references.
+        """
+        config = self.images.get(image_id)
+        self.images.delete(image_id)
+        in_use: set[Digest] = set()
+        for other in self.images.ids():
+            try:
+                in_use.update(chain_ids(list(self.images.get(other).diff_ids)))
+            except (NotFound, Exception):
+                continue
+        in_use.update(Digest("sha256", h) for h in leases.live_pins(self.paths.leases()))
+        in_use.update(self._mount_parents())
+        deleted = []
+        for chain in reversed(chain_ids(list(config.diff_ids))):
+            if chain in in_use:
+                break  # everything below is shared too
+            try:
+                record = self.layers.get(chain)
+            except NotFound:
+                continue
+            self.layers.remove(chain)
+            self.driver.remove(record.cache_id)
+            deleted.append(chain)
+        return deleted
+
+    def _mount_parents(self) -> set[Digest]:
+        out: set[Digest] = set()
+        base = self.paths.layerdb_mounts()
+        try:
+            names = os.listdir(base)
+        except FileNotFoundError:
+            return out
+        for name in names:
+            try:
+                with open(os.path.join(base, name, "parent")) as f:
+                    out.add(Digest.parse(f.read().strip()))
+            except (OSError, Exception):
+                continue
+        return out
