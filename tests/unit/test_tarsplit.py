@@ -43,7 +43,7 @@ def test_roundtrip_pax_and_long_names(tmp_path):
             ("dir", b"", tarfile.DIRTYPE),
             ("dir/" + "n" * 200, b"x" * 1000, tarfile.REGTYPE),
             ("dir/ünïcode", b"data", tarfile.REGTYPE),
-            ("link", b"dir/ünïcode", tarfile.SYMTYPE),
+            ("link", "dir/ünïcode".encode(), tarfile.SYMTYPE),
             ("./dotted", b"", tarfile.REGTYPE),
             ("big", b"\1" * 70000, tarfile.REGTYPE),
         ]
