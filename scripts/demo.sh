@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# lamina end to end, offline: make a base image from Debian's busybox, import it, list,
+# inspect, show its history, tag, save, remove, load it back, and check the store.
+# Uses its own data root (default /tmp/lamina-demo) so it never touches /var/lib/lamina.
+set -euo pipefail
+root="${LAMINA_DEMO_ROOT:-/tmp/lamina-demo}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+lamina() { command lamina --data-root "$root" "$@"; }
+say() { printf '\n\033[1m$ lamina %s\033[0m\n' "$*"; }
+
+rm -rf "$root"
+python3 -c 'import sys; from lamina.testing.rootfs import write_busybox_rootfs; write_busybox_rootfs(sys.stdout.buffer)' > "$work/rootfs.tar"
+echo "built a busybox root filesystem: $(du -h "$work/rootfs.tar" | cut -f1)"
+
+say image import -c 'CMD ["/bin/sh"]' -m "busybox from Debian" rootfs.tar busybox:latest
+lamina image import -c 'CMD ["/bin/sh"]' -m "busybox from Debian" "$work/rootfs.tar" busybox:latest
+say tag busybox:latest localhost:5000/demo/busybox:v1
+lamina tag busybox:latest localhost:5000/demo/busybox:v1
+say images
+lamina images
+say image inspect -f '{{.Id}} {{json .RepoTags}} {{.Config.Cmd}} {{.GraphDriver.Name}}' busybox
+lamina image inspect -f '{{.Id}} {{json .RepoTags}} {{.Config.Cmd}} {{.GraphDriver.Name}}' busybox
+say image inspect -f '{{range $i, $l := .RootFS.Layers}}layer {{$i}}: {{$l}}{{println}}{{end}}' busybox
+lamina image inspect -f '{{range $i, $l := .RootFS.Layers}}layer {{$i}}: {{$l}}{{println}}{{end}}' busybox
+say history busybox
+lamina history busybox
+say save -o busybox.tar busybox
+lamina save -o "$work/busybox.tar" busybox
+say rmi busybox localhost:5000/demo/busybox:v1
+lamina rmi busybox localhost:5000/demo/busybox:v1
+say load -i busybox.tar
+lamina load -i "$work/busybox.tar"
+say system df -v
+lamina system df -v
+say system check
+lamina system check
+say info
+lamina info

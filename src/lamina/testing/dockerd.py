@@ -1,0 +1,98 @@
+"""A private dockerd for interop tests and benchmarks: its own data root, socket and pid file,
+so it never touches (or needs) a system docker, and is torn down completely afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+
+def docker_cli() -> str | None:
+    return shutil.which("docker")
+
+
+def dockerd_binary() -> str | None:
+    return shutil.which("dockerd")
+
+
+@dataclass
+class Dockerd:
+    base: str
+    proc: subprocess.Popen | None = None
+    insecure_registries: tuple[str, ...] = ()
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.base}/docker.sock"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env["DOCKER_CONFIG"] = os.path.join(self.base, "client")
+        return env
+
+    def start(self, timeout: float = 60.0) -> "Dockerd":
+        binary = dockerd_binary()
+        if binary is None or docker_cli() is None:
+            raise RuntimeError("dockerd or the docker CLI is not installed (apt-get install docker.io)")
+        os.makedirs(os.path.join(self.base, "client"), exist_ok=True)
+        args = [
+            binary,
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--data-root", os.path.join(self.base, "data"),
+            "--exec-root", os.path.join(self.base, "exec"),
+            "--pidfile", os.path.join(self.base, "docker.pid"),
+            "-H", self.host,
+            "--storage-driver", "overlay2",
+        ]
+        for reg in self.insecure_registries:
+            args += ["--insecure-registry", reg]
+        log = open(os.path.join(self.base, "dockerd.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockerd exited: {self.log_tail()}")
+            if subprocess.run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"dockerd did not start in {timeout}s: {self.log_tail()}")
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            with open(os.path.join(self.base, "dockerd.log"), "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def docker(self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["docker", *args], env=self.env(), input=input, capture_output=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.decode(errors='replace')}")
+        return proc
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # containerd-shims or mounts left below base would keep rmtree from finishing
+        subprocess.run(["umount", "-R", "-l", os.path.join(self.base, "data")], capture_output=True)
+        subprocess.run(["umount", "-R", "-l", os.path.join(self.base, "exec")], capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> "Dockerd":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
