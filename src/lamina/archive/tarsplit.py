@@ -17,7 +17,8 @@ import base64
 import gzip
 import json
 import os
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from ..errors import StoreCorrupt
 
@@ -155,7 +156,9 @@ class TarSplitRecorder:
 
     def _end_meta(self) -> None:
         if self._meta_type == ord("L"):
-            self._long_name = bytes(self._meta).split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            self._long_name = (
+                bytes(self._meta).split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            )
         elif self._meta_type == ord("x"):
             path = _pax_path(bytes(self._meta))
             if path is not None:
@@ -186,7 +189,9 @@ def _open_beneath(root_fd: int, relpath: str) -> int:
     fd = os.dup(root_fd)
     try:
         for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            nxt = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+            )
             os.close(fd)
             fd = nxt
         return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
@@ -212,13 +217,17 @@ def assemble(split: BinaryIO, diff_dir: str, out: BinaryIO, chunk: int = 1 << 20
             try:
                 fd = _open_beneath(root_fd, name)
             except OSError as exc:
-                raise StoreCorrupt(f"layer file {name} is missing from {diff_dir}: {exc.strerror}") from None
+                raise StoreCorrupt(
+                    f"layer file {name} is missing from {diff_dir}: {exc.strerror}"
+                ) from None
             with os.fdopen(fd, "rb", buffering=0) as f:
                 left = size
                 while left:
                     data = f.read(min(chunk, left))
                     if not data:
-                        raise StoreCorrupt(f"layer file {name} in {diff_dir} is shorter than recorded")
+                        raise StoreCorrupt(
+                            f"layer file {name} in {diff_dir} is shorter than recorded"
+                        )
                     out.write(data)
                     left -= len(data)
     finally:

@@ -1,0 +1,1 @@
+"""Tar streams of layers: compression, safe extraction, creation from a diff, tar-split."""
