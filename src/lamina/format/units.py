@@ -1,0 +1,150 @@
+"""docker's go-units and time formatting: sizes, durations, timestamps.
+
+Sizes follow the seeds: ``docker image ls`` there prints ``166 MB``, ``1.84 kB``, ``289.1 MB``
+— go-units' HumanSize of that era, ``"%.4g %s"`` in decimal units (newer docker dropped the
+space; lamina keeps what the seeds show).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+from ..errors import InvalidArgument
+
+__all__ = [
+    "human_size",
+    "bytes_size",
+    "parse_size",
+    "human_duration",
+    "created_since",
+    "parse_time",
+    "format_time_created_at",
+    "format_rfc3339nano",
+]
+
+_DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+_BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+
+
+def _go_g4(value: float) -> str:
+    """Go's %.4g: 4 significant digits, no trailing zeros, exponent only when huge."""
+    text = f"{value:.4g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = f"{mantissa}e{int(exp):+03d}"
+    return text
+
+
+def _custom_size(size: float, base: float, units: list[str], sep: str) -> str:
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return f"{_go_g4(size)}{sep}{units[i]}"
+
+
+def human_size(size: float) -> str:
+    """go-units HumanSize in the seeds' style: ``193 MB``, ``1.84 kB``, ``0 B``."""
+    return _custom_size(float(size), 1000.0, _DECIMAL, " ")
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units, ``1.5 GiB``."""
+    return _custom_size(float(size), 1024.0, _BINARY, " ")
+
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_MULTIPLIER = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_size(text: str) -> int:
+    """go-units RAMInBytes: ``512k``, ``10m``, ``1.5GB`` (binary multiples), ``100``."""
+    m = _SIZE_RE.match(text.strip())
+    if m is None:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    return int(float(m.group(1)) * _MULTIPLIER[(m.group(2) or "").lower()])
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, thresholds and wording exactly."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def created_since(created: datetime, now: datetime | None = None) -> str:
+    """docker's CreatedSince: ``2 weeks ago``."""
+    now = now or datetime.now(UTC)
+    return human_duration((now - created).total_seconds()) + " ago"
+
+
+_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 timestamp with up to nanoseconds (image configs) → aware datetime (µs)."""
+    m = _TIME_RE.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise InvalidArgument(f"invalid timestamp {text!r}: want RFC 3339, e.g. 2006-01-02T15:04:05Z")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    micro = int((frac or "0").ljust(9, "0")[:6])
+    if zone in ("Z", "z"):
+        tz = UTC
+    else:
+        sign = 1 if zone[0] == "+" else -1
+        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid timestamp {text!r}: {exc}") from None
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone()
+
+
+def format_time_created_at(moment: datetime) -> str:
+    """docker's CreatedAt: Go's Time.String() of the whole second, in local time."""
+    local = _local(moment.replace(microsecond=0))
+    offset = local.strftime("%z") or "+0000"
+    zone = local.tzname() or time.strftime("%Z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset} {zone}"
+
+
+def format_rfc3339nano(moment: datetime) -> str:
+    """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for UTC."""
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{moment.microsecond:06d}".rstrip("0")
+    offset = moment.utcoffset()
+    if offset is None or offset == timedelta(0):
+        zone = "Z"
+    else:
+        total = int(offset.total_seconds() // 60)
+        sign = "+" if total >= 0 else "-"
+        zone = f"{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
+    return f"{base}{'.' + frac if frac else ''}{zone}"
