@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   crun runc busybox-static debootstrap skopeo umoci
-  docker.io docker-registry containernetworking-plugins
+  docker.io docker-registry containernetworking-plugins podman
   apache2-utils jq git
 )
 missing=()
@@ -20,4 +20,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# byte-compile now: with PYTHONDONTWRITEBYTECODE set, every `lamina` run would recompile
+python3 -m compileall -q src >/dev/null
 echo "lamina installed: $(command -v lamina)"

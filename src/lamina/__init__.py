@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "Engine",
     "errors",
     "Digest",
     "Reference",
@@ -35,3 +36,13 @@ __all__ = [
     "Unsupported",
     "StoreCorrupt",
 ]
+
+
+def __getattr__(name: str):
+    # The engine pulls in the store, drivers and codecs; import it only when asked, so that
+    # ``import lamina`` (and every CLI start) stays fast.
+    if name == "Engine":
+        from .engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")

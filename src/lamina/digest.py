@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from .errors import DigestMismatch, InvalidArgument
 
@@ -47,7 +48,7 @@ class Digest:
             )
 
     @classmethod
-    def parse(cls, text: str) -> "Digest":
+    def parse(cls, text: str) -> Digest:
         """Parse ``algorithm:hex``; raise InvalidArgument with a readable reason otherwise."""
         if not isinstance(text, str) or ":" not in text:
             raise InvalidArgument(f"invalid digest {text!r}: expected algorithm:hex")
@@ -65,7 +66,7 @@ class Digest:
         return True
 
     @classmethod
-    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     @property
@@ -101,7 +102,7 @@ class Hasher:
         self._h.update(chunk)
         self.size += len(chunk)
 
-    def update_all(self, chunks: Iterable[bytes]) -> "Hasher":
+    def update_all(self, chunks: Iterable[bytes]) -> Hasher:
         for chunk in chunks:
             self.update(chunk)
         return self

@@ -92,18 +92,18 @@ class Reference:
             return self.path
         return self.name
 
-    def with_default_tag(self) -> "Reference":
+    def with_default_tag(self) -> Reference:
         if self.tag is None and self.digest is None:
             return Reference(self.domain, self.path, DEFAULT_TAG, None)
         return self
 
-    def with_tag(self, tag: str) -> "Reference":
+    def with_tag(self, tag: str) -> Reference:
         return Reference(self.domain, self.path, tag, None)
 
-    def with_digest(self, digest: Digest) -> "Reference":
+    def with_digest(self, digest: Digest) -> Reference:
         return Reference(self.domain, self.path, None, digest)
 
-    def repository(self) -> "Reference":
+    def repository(self) -> Reference:
         return Reference(self.domain, self.path)
 
     def _suffix(self) -> str:

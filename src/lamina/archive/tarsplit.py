@@ -135,7 +135,12 @@ class TarSplitRecorder:
         if block.count(0) == BLOCK:
             return
         kind = block[156]
-        size = _parse_size(block[124:136])
+        try:
+            size = _parse_size(block[124:136])
+        except ValueError:
+            # not a tar header: keep the rest verbatim; the extractor reports the bad archive
+            self._mode, self._remaining = "raw", 1 << 62
+            return
         self._padding = (-size) % BLOCK
         if kind in _META_TYPES:
             self._mode, self._meta_type, self._remaining = "meta", kind, size

@@ -37,10 +37,29 @@ class LaminaGroup(click.Group):
     show_default=True,
     help="Root directory of persistent lamina state.",
 )
+@click.option(
+    "-s",
+    "--storage-driver",
+    envvar="LAMINA_STORAGE_DRIVER",
+    type=click.Choice(["overlay2", "vfs"]),
+    default=None,
+    help="Storage driver (default: overlay2 where overlayfs mounts, else vfs).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_root: str) -> None:
+def cli(ctx: click.Context, data_root: str, storage_driver: str | None) -> None:
     """lamina: images, layers, containers, builds and registries."""
-    ctx.obj = {"data_root": data_root}
+    ctx.obj = {"data_root": data_root, "storage_driver": storage_driver}
+
+
+def _register_commands() -> None:
+    from . import image, system, transfer
+
+    image.register(cli)
+    transfer.register(cli, image.image_group)
+    system.register(cli)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

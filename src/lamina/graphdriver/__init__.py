@@ -5,7 +5,7 @@ hosts or filesystems where overlayfs cannot be mounted). Drivers create and remo
 directories and *return* Mount values; they never decide when to mount.
 """
 
-from .base import GraphDriver, DriverChoice, select_driver
+from .base import DriverChoice, GraphDriver, select_driver
 from .overlay2 import Overlay2Driver
 from .vfs import VfsDriver
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import platform
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 #: ``container.Config`` with Go's zero values, in docker's field order.
 DEFAULT_CONTAINER_CONFIG: dict[str, Any] = {
@@ -61,6 +62,6 @@ def go_arch() -> str:
 
 def now_rfc3339() -> str:
     """UTC now as Go's RFC3339Nano prints it (trailing zeros of the fraction dropped)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     frac = f"{now.microsecond:06d}000".rstrip("0")
     return now.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"

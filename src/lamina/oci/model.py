@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..digest import Digest
 from ..errors import InvalidArgument
@@ -39,7 +40,7 @@ class Platform:
     os_version: str | None = None
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "Platform":
+    def from_json(cls, doc: Mapping[str, Any]) -> Platform:
         if not isinstance(doc, Mapping):
             raise InvalidArgument("malformed platform: not an object")
         return cls(
@@ -69,7 +70,7 @@ class Descriptor:
     artifact_type: str | None = None
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "Descriptor":
+    def from_json(cls, doc: Mapping[str, Any]) -> Descriptor:
         if not isinstance(doc, Mapping):
             raise InvalidArgument("malformed descriptor: not an object")
         size = doc.get("size")
@@ -123,7 +124,7 @@ class Manifest:
         return Digest.of_bytes(self.raw)
 
     @classmethod
-    def parse(cls, raw: bytes, media_type: str | None = None) -> "Manifest":
+    def parse(cls, raw: bytes, media_type: str | None = None) -> Manifest:
         doc = _load(raw, "manifest")
         if "manifests" in doc:
             raise InvalidArgument("malformed manifest: has both layers and manifests")
@@ -160,7 +161,7 @@ class Manifest:
         layers: Sequence[Descriptor],
         media_type: str = mt.DOCKER_MANIFEST,
         annotations: Mapping[str, str] | None = None,
-    ) -> "Manifest":
+    ) -> Manifest:
         doc: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": media_type,
@@ -188,7 +189,7 @@ class Index:
         return Digest.of_bytes(self.raw)
 
     @classmethod
-    def parse(cls, raw: bytes, media_type: str | None = None) -> "Index":
+    def parse(cls, raw: bytes, media_type: str | None = None) -> Index:
         doc = _load(raw, "index")
         if "layers" in doc or "config" in doc:
             raise InvalidArgument("malformed index: has both manifests and layers")
@@ -236,7 +237,7 @@ class ImageConfig:
     doc: Mapping[str, Any] = field(compare=False)
 
     @classmethod
-    def parse(cls, raw: bytes) -> "ImageConfig":
+    def parse(cls, raw: bytes) -> ImageConfig:
         doc = _load(raw, "image config")
         rootfs = doc.get("rootfs")
         if not isinstance(rootfs, dict) or not isinstance(rootfs.get("diff_ids", []), list):
@@ -246,7 +247,7 @@ class ImageConfig:
         return cls(bytes(raw), doc)
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> "ImageConfig":
+    def from_doc(cls, doc: Mapping[str, Any]) -> ImageConfig:
         return cls.parse(canonical_json(doc))
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..digest import Digest
 from ..errors import InvalidArgument, NotFound
@@ -80,5 +80,5 @@ class ImageDB:
     def touch(self, image_id: Digest) -> None:
         meta = self.paths.imagedb_metadata(image_id)
         os.makedirs(meta, exist_ok=True)
-        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic.write_text(os.path.join(meta, "lastUpdated"), now, durable=False)

@@ -68,7 +68,7 @@ class Lease:
         os.close(self._fd)
         self._fd = -1
 
-    def __enter__(self) -> "Lease":
+    def __enter__(self) -> Lease:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -16,14 +16,15 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..archive.compression import Limits
 from ..archive.tarsplit import TarSplitRecorder
 from ..digest import Digest
-from ..errors import DigestMismatch, NotFound, StoreCorrupt
+from ..errors import DigestMismatch, InvalidArgument, NotFound, StoreCorrupt
 from ..graphdriver.base import DriverChoice, GraphDriver, make_driver, select_driver
 from ..oci import chain_ids
 from . import lease as leases
@@ -219,10 +220,9 @@ class Store:
         for other in self.images.ids():
             try:
                 in_use.update(chain_ids(list(self.images.get(other).diff_ids)))
-            except (NotFound, Exception):
+            except (NotFound, StoreCorrupt, InvalidArgument):
                 continue
-        in_use.update(Digest("sha256", h) for h in leases.live_pins(self.paths.leases()))
-        in_use.update(self._mount_parents())
+        in_use.update(self.pinned_layers())
         deleted = []
         for chain in reversed(chain_ids(list(config.diff_ids))):
             if chain in in_use:
@@ -235,6 +235,11 @@ class Store:
             self.driver.remove(record.cache_id)
             deleted.append(chain)
         return deleted
+
+    def pinned_layers(self) -> set[Digest]:
+        """Layers no deletion may take: pinned by a live lease or under a container's mount."""
+        pinned = {Digest("sha256", h) for h in leases.live_pins(self.paths.leases())}
+        return pinned | self._mount_parents()
 
     def _mount_parents(self) -> set[Digest]:
         out: set[Digest] = set()

@@ -35,7 +35,7 @@ class Dockerd:
         env["DOCKER_CONFIG"] = os.path.join(self.base, "client")
         return env
 
-    def start(self, timeout: float = 60.0) -> "Dockerd":
+    def start(self, timeout: float = 60.0) -> Dockerd:
         binary = dockerd_binary()
         if binary is None or docker_cli() is None:
             raise RuntimeError("dockerd or the docker CLI is not installed (apt-get install docker.io)")
@@ -91,7 +91,7 @@ class Dockerd:
         subprocess.run(["umount", "-R", "-l", os.path.join(self.base, "exec")], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
-    def __enter__(self) -> "Dockerd":
+    def __enter__(self) -> Dockerd:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,72 @@
+"""Shared benchmark plumbing: timing, alternating runs, ratio reports, workload files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compare(name: str, runs: int, lamina: Callable[[], object], peer: Callable[[], object],
+            peer_name: str, reset: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Alternate lamina and the peer run by run (the disk's state drifts; alternating keeps it
+    fair), take medians, print one line with the ratio (<1 means lamina is faster)."""
+    ours, theirs = [], []
+    for i in range(runs):
+        order = [(ours, lamina), (theirs, peer)] if i % 2 == 0 else [(theirs, peer), (ours, lamina)]
+        for bucket, fn in order:
+            if reset:
+                reset()
+            bucket.append(timed(fn))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"{name:<40} lamina {a:8.3f}s   {peer_name} {b:8.3f}s   ratio {a / b:5.2f}", flush=True)
+    return a, b
+
+
+def run(*args: str, env: dict | None = None, input: bytes | None = None) -> bytes:
+    proc = subprocess.run(args, env=env, input=input, capture_output=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+    return proc.stdout
+
+
+def debootstrap_tar(target_mb: int = 150) -> str:
+    """A Debian minbase root fs as a tar (cached in bench/out). Falls back to a synthetic tree
+    of the same size when the Debian mirror cannot be reached."""
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "rootfs.tar")
+    if os.path.exists(path):
+        return path
+    rootfs = os.path.join(OUT, "debootstrap")
+    ok = shutil.which("debootstrap") and subprocess.run(
+        ["debootstrap", "--variant=minbase", "bookworm", rootfs, "http://deb.debian.org/debian"],
+        capture_output=True,
+    ).returncode == 0
+    tmp = path + ".tmp"
+    if ok:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(rootfs, arcname=".")
+        shutil.rmtree(rootfs, ignore_errors=True)
+        print(f"workload: debootstrap minbase bookworm, {os.path.getsize(tmp) >> 20} MB tar")
+    else:
+        sys.path.insert(0, os.path.join(os.path.dirname(OUT), "..", "src"))
+        from lamina.testing.rootfs import write_synthetic_rootfs
+
+        with open(tmp, "wb") as f:
+            write_synthetic_rootfs(f, target_mb << 20, files=10_000)
+        print(f"workload: synthetic rootfs (debootstrap unavailable), {os.path.getsize(tmp) >> 20} MB tar")
+    os.replace(tmp, path)
+    return path

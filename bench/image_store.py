@@ -1,0 +1,135 @@
+"""Issue 2's benchmark: lamina vs docker on the same files, in one run.
+
+* import of a ~150 MB debootstrap root fs (`image import`)
+* save and load of that image
+* `images` and `inspect` latency with 200 images in the store
+
+Both stores sit on the same filesystem (/var/tmp); runs alternate; medians and the ratio
+(lamina / docker, below 1 means lamina is faster) are printed.
+
+    python3 bench/image_store.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+from _common import compare, debootstrap_tar, run  # noqa: E402
+
+from lamina.testing.dockerd import Dockerd  # noqa: E402
+
+
+def many_images_archive(path: str, count: int) -> None:
+    """One docker-archive with `count` images sharing one small layer (loads fast in both)."""
+    layer_buf = io.BytesIO()
+    with tarfile.open(fileobj=layer_buf, mode="w") as t:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 5
+        t.addfile(info, io.BytesIO(b"hello"))
+    layer = layer_buf.getvalue()
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    manifest = []
+    with tarfile.open(path, "w") as tar:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        add("layer.tar", layer)
+        for i in range(count):
+            config = json.dumps({
+                "architecture": "amd64", "os": "linux", "created": f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+                "config": {"Cmd": ["/hello"], "Labels": {"n": str(i)}},
+                "rootfs": {"type": "layers", "diff_ids": [diff]},
+                "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"image {i}"}],
+            }).encode()
+            name = hashlib.sha256(config).hexdigest() + ".json"
+            add(name, config)
+            manifest.append({"Config": name, "RepoTags": [f"bench/many{i}:latest"], "Layers": ["layer.tar"]})
+        add("manifest.json", json.dumps(manifest).encode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root (dockerd and overlay mounts)")
+    rootfs = debootstrap_tar()
+    base = tempfile.mkdtemp(prefix="lamina-bench-", dir="/var/tmp")
+    lroot = os.path.join(base, "lamina")
+    lamina = [sys.executable, "-m", "lamina", "--data-root", lroot]
+    daemon = Dockerd(os.path.join(base, "docker"))
+    daemon.start()
+    env = daemon.env()
+    try:
+        print(f"rootfs tar: {os.path.getsize(rootfs) >> 20} MB; runs: {args.runs}")
+
+        def reset_import() -> None:
+            run(*lamina, "image", "prune", "-a", "-f")
+            run("docker", "image", "prune", "-a", "-f", env=env)
+
+        compare(
+            "import ~150 MB rootfs",
+            args.runs,
+            lambda: run(*lamina, "import", rootfs, "bench/rootfs"),
+            lambda: run("docker", "import", rootfs, "bench/rootfs", env=env),
+            "docker",
+            reset=reset_import,
+        )
+        run(*lamina, "import", rootfs, "bench/rootfs")
+        run("docker", "import", rootfs, "bench/rootfs", env=env)
+        lsave, dsave = os.path.join(base, "l.tar"), os.path.join(base, "d.tar")
+        compare(
+            "save",
+            args.runs,
+            lambda: run(*lamina, "save", "-o", lsave, "bench/rootfs"),
+            lambda: run("docker", "save", "-o", dsave, "bench/rootfs", env=env),
+            "docker",
+        )
+
+        def reset_load() -> None:
+            run(*lamina, "image", "prune", "-a", "-f")
+            run("docker", "image", "prune", "-a", "-f", env=env)
+
+        compare(
+            "load (same archive)",
+            args.runs,
+            lambda: run(*lamina, "load", "-i", lsave),
+            lambda: run("docker", "load", "-i", lsave, env=env),
+            "docker",
+            reset=reset_load,
+        )
+        many = os.path.join(base, "many.tar")
+        many_images_archive(many, 200)
+        run(*lamina, "load", "-i", many)
+        run("docker", "load", "-i", many, env=env)
+        compare("images (200 images)", max(args.runs, 5),
+                lambda: run(*lamina, "images"), lambda: run("docker", "images", env=env), "docker")
+        compare("inspect (200 images)", max(args.runs, 5),
+                lambda: run(*lamina, "image", "inspect", "bench/many100"),
+                lambda: run("docker", "image", "inspect", "bench/many100", env=env), "docker")
+    finally:
+        daemon.stop()
+        subprocess_umount(lroot)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def subprocess_umount(path: str) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-R", "-l", path], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""``lamina image …`` and the docker-style top-level aliases (images, rmi, tag, …)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from ..errors import InvalidArgument, LaminaError
+from ..format import table as tables
+from ..format.template import compile_template
+from ..format.units import created_since, format_time_created_at, human_size, parse_time
+from ..image.service import HistoryEntry, ImageSummary, inspect_json
+from .context import engine
+
+IMAGE_HEADERS = {
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "ID": "IMAGE ID",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+    "Containers": "CONTAINERS",
+}
+HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+
+
+@click.group("image")
+def image_group() -> None:
+    """Manage images."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rfc3339_seconds(moment: datetime) -> str:
+    text = moment.astimezone().replace(microsecond=0).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+def _short_id(image_id, no_trunc: bool) -> str:
+    return str(image_id) if no_trunc else image_id.short()
+
+
+# import ------------------------------------------------------------------------------------
+@click.command("import")
+@click.argument("source")
+@click.argument("reference", required=False)
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image")
+@click.option("-m", "--message", default="", help="Set commit message for imported image")
+@click.option("--platform", default=None, help="Set platform (only this host's is supported)")
+@click.pass_context
+def import_cmd(ctx, source, reference, changes, message, platform):
+    """Import the contents from a tarball to create a filesystem image."""
+    eng = engine(ctx)
+    if source == "-":
+        stream, name = sys.stdin.buffer, "-"
+        image_id = eng.images.import_tarball(stream, name, reference, changes, message)
+    elif source.startswith(("http://", "https://")):
+        from ..image.fetch import open_url
+
+        with open_url(source) as stream:
+            image_id = eng.images.import_tarball(stream, source, reference, changes, message)
+    else:
+        try:
+            stream = open(source, "rb")
+        except OSError as exc:
+            raise InvalidArgument(f"open {source}: {exc.strerror.lower()}") from None
+        with stream:
+            # docker's CLI streams a local file to the daemon as "-", so history says "Imported from -"
+            image_id = eng.images.import_tarball(stream, "-", reference, changes, message)
+    click.echo(str(image_id))
+
+
+# ls ----------------------------------------------------------------------------------------
+def _image_rows(images: list[ImageSummary], digests: bool, no_trunc: bool) -> list[dict]:
+    now = _now()
+    rows = []
+    for s in images:
+        created = parse_time(s.created)
+        base = {
+            "ID": _short_id(s.id, no_trunc),
+            "CreatedSince": created_since(created, now),
+            "CreatedAt": format_time_created_at(created),
+            "Size": human_size(s.size),
+            "VirtualSize": human_size(s.size),
+            "SharedSize": "N/A",
+            "UniqueSize": "N/A",
+            "Containers": "N/A",
+        }
+        digest_by_repo = {}
+        for d in s.repo_digests:
+            repo, _, dig = d.partition("@")
+            digest_by_repo.setdefault(repo, dig)
+        pairs = []
+        for tag in s.repo_tags:
+            repo, _, t = tag.rpartition(":")
+            pairs.append((repo, t, digest_by_repo.get(repo, "<none>")))
+        if not pairs:
+            for repo, dig in digest_by_repo.items():
+                pairs.append((repo, "<none>", dig))
+        if not pairs:
+            pairs.append(("<none>", "<none>", "<none>"))
+        for repo, tag, dig in pairs:
+            rows.append({**base, "Repository": repo, "Tag": tag, "Digest": dig})
+    return rows
+
+
+@click.command("ls")
+@click.argument("repository", required=False)
+@click.option("-a", "--all", "all_images", is_flag=True, help="Show all images (default hides intermediate images)")
+@click.option("--digests", is_flag=True, help="Show digests")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "fmt", default=None, help="Format output using a custom template")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.pass_context
+def ls_cmd(ctx, repository, all_images, digests, filters, fmt, no_trunc, quiet):
+    """List images."""
+    images = engine(ctx).images.list(repository, filters, all_images)
+    rows = _image_rows(images, digests, no_trunc)
+    if quiet:
+        seen = []
+        for row in rows:
+            if row["ID"] not in seen:
+                seen.append(row["ID"])
+        click.echo("\n".join(seen) + ("\n" if seen else ""), nl=False)
+        return
+    default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    click.echo(tables.render(fmt, rows, default, IMAGE_HEADERS), nl=False)
+
+
+# inspect -----------------------------------------------------------------------------------
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", default=None, help="Format output using a custom template")
+@click.pass_context
+def inspect_cmd(ctx, names, fmt):
+    """Display detailed information on one or more images."""
+    eng = engine(ctx)
+    docs, failed = [], []
+    for name in names:
+        try:
+            docs.append(eng.images.inspect(name))
+        except LaminaError as exc:
+            failed.append(str(exc))
+    if fmt and fmt != "json":
+        template = compile_template(fmt)
+        for doc in docs:
+            click.echo(template.render(doc))
+    elif docs or not failed:
+        click.echo(inspect_json(docs))
+    for message in failed:
+        click.echo(f"Error: {message}", err=True)
+    if failed:
+        ctx.exit(1)
+
+
+# history -----------------------------------------------------------------------------------
+def _history_rows(entries: list[HistoryEntry], human: bool, no_trunc: bool) -> list[dict]:
+    now = _now()
+    rows = []
+    for e in entries:
+        try:
+            created = parse_time(e.created)
+        except InvalidArgument:
+            since = created_at = "N/A"
+        else:
+            # docker: time.Unix(created).Format(time.RFC3339), in the local zone
+            created_at = _rfc3339_seconds(created)
+            since = created_since(created, now) if human else created_at
+        created_by = e.created_by.replace("\t", " ")
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        ident = e.id
+        if ident != "<missing>" and not no_trunc:
+            ident = ident.removeprefix("sha256:")[:12]
+        rows.append(
+            {
+                "ID": ident,
+                "CreatedSince": since,
+                "CreatedAt": created_at,
+                "CreatedBy": created_by,
+                "Size": human_size(e.size) if human else str(e.size),
+                "Comment": e.comment,
+                "Tags": ", ".join(e.tags),
+            }
+        )
+    return rows
+
+
+@click.command("history")
+@click.argument("name")
+@click.option("-H", "--human", type=click.BOOL, default=True, show_default=True, help="Print sizes and dates in human readable format")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.option("--format", "fmt", default=None, help="Format output using a custom template")
+@click.pass_context
+def history_cmd(ctx, name, human, no_trunc, quiet, fmt):
+    """Show the history of an image."""
+    entries = engine(ctx).images.history(name)
+    rows = _history_rows(entries, human, no_trunc)
+    if quiet:
+        click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
+        return
+    default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    click.echo(tables.render(fmt, rows, default, HISTORY_HEADERS), nl=False)
+
+
+# tag / rm / prune --------------------------------------------------------------------------
+@click.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag_cmd(ctx, source, target):
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    engine(ctx).images.tag(source, target)
+
+
+@click.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image")
+@click.option("--no-prune", is_flag=True, help="Do not delete untagged parents")
+@click.pass_context
+def rm_cmd(ctx, names, force, no_prune):
+    """Remove one or more images."""
+    remover = engine(ctx).image_remover
+    failed = False
+    for name in names:
+        try:
+            events = remover.remove(name, force=force, prune=not no_prune)
+        except LaminaError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed = True
+            continue
+        for event in events:
+            click.echo(event.line())
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("prune")
+@click.option("-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed and the space it would reclaim")
+@click.pass_context
+def prune_cmd(ctx, all_images, force, dry_run):
+    """Remove unused images."""
+    if not force and not dry_run:
+        warning = (
+            "WARNING! This will remove all images without at least one container associated to them."
+            if all_images
+            else "WARNING! This will remove all dangling images."
+        )
+        if not click.confirm(f"{warning}\nAre you sure you want to continue?", default=False):
+            return
+    report = engine(ctx).image_remover.prune(all_images=all_images, dry_run=dry_run)
+    if report.events:
+        click.echo("Would delete:" if dry_run else "Deleted Images:")
+        for event in report.events:
+            click.echo(event.line())
+        click.echo()
+    label = "Total reclaimable space" if dry_run else "Total reclaimed space"
+    click.echo(f"{label}: {human_size(report.space_reclaimed)}")
+
+
+for _cmd in (import_cmd, ls_cmd, inspect_cmd, history_cmd, tag_cmd, rm_cmd, prune_cmd):
+    image_group.add_command(_cmd)
+image_group.add_command(ls_cmd, "list")
+image_group.add_command(rm_cmd, "remove")
+image_group.add_command(rm_cmd, "rmi")
+
+
+def register(cli: click.Group) -> None:
+    """Add ``image`` and docker's top-level aliases to the root group."""
+    cli.add_command(image_group)
+    cli.add_command(ls_cmd, "images")
+    cli.add_command(rm_cmd, "rmi")
+    cli.add_command(history_cmd, "history")
+    cli.add_command(tag_cmd, "tag")
+    cli.add_command(import_cmd, "import")
+    cli.add_command(inspect_cmd, "inspect")
+
+
+__all__ = ["image_group", "register"]

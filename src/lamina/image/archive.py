@@ -1,0 +1,368 @@
+"""Image tar archives: docker-archive (``docker save``) and OCI image layouts, read and written.
+
+Writing produces one tar that both worlds read: an OCI image layout (``oci-layout``,
+``index.json``, ``blobs/sha256/…``) plus docker's ``manifest.json`` and ``repositories``,
+the shape docker 25+ writes, which docker 20.10's ``load`` also reads (it follows the paths in
+manifest.json). ``--format oci`` leaves the docker files out. Layers are stored uncompressed,
+so each layer blob's digest is its DiffID and a save → load → save round trip is byte-stable.
+
+Reading accepts a docker-archive (legacy ``<id>/layer.tar`` or blob paths, layers plain or
+compressed) and an OCI layout (nested indexes, gzip/zstd layers, digests verified).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, BinaryIO
+
+from .. import reference as refs
+from ..archive.compression import detect, open_decompressed
+from ..digest import Digest, Hasher, VerifyingReader
+from ..errors import DigestMismatch, InvalidArgument, NotFound, StoreCorrupt
+from ..oci import Descriptor, ImageConfig, Index, Manifest, parse_manifest_or_index
+from ..oci import mediatypes as mt
+
+BLOCK = 512
+
+
+# reading -------------------------------------------------------------------------------------
+@dataclass
+class ArchiveLayer:
+    """One layer inside an archive: where it is and what it must hash to."""
+
+    member: str
+    expected_diff_id: Digest | None
+    blob_digest: Digest | None = None  # OCI layouts name compressed blobs by digest
+    media_type: str | None = None
+
+
+@dataclass
+class ArchiveImage:
+    config_raw: bytes
+    layers: list[ArchiveLayer]
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def config(self) -> ImageConfig:
+        return ImageConfig.parse(self.config_raw)
+
+
+class ImageArchive:
+    """Random access to the members of an image tar (spooled to disk when not seekable)."""
+
+    def __init__(self, source: BinaryIO, tmp_dir: str, limits=None) -> None:
+        self._spool: IO[bytes] | None = None
+        stream = source
+        seekable = _seekable(source)
+        head = _peek(source) if seekable else b""
+        if not seekable or detect(head) != "none":
+            stream = open_decompressed(source, limits=limits)
+            self._spool = tempfile.TemporaryFile(dir=tmp_dir)
+            shutil.copyfileobj(stream, self._spool, 1 << 20)
+            self._spool.seek(0)
+            stream = self._spool
+        try:
+            self._tar = tarfile.open(fileobj=stream, mode="r:")
+            self._members = {_clean(m.name): m for m in self._tar.getmembers()}
+        except tarfile.TarError as exc:
+            raise InvalidArgument(f"invalid image archive: {exc}") from None
+
+    def close(self) -> None:
+        self._tar.close()
+        if self._spool is not None:
+            self._spool.close()
+
+    def __enter__(self) -> ImageArchive:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has(self, name: str) -> bool:
+        return _clean(name) in self._members
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._members.get(_clean(name))
+        if member is None:
+            raise InvalidArgument(f"invalid image archive: {name} is missing")
+        while member.issym() or member.islnk():  # docker's legacy format links duplicate layers
+            target = member.linkname if member.islnk() else os.path.normpath(
+                os.path.join(os.path.dirname(member.name), member.linkname)
+            )
+            member = self._members.get(_clean(target))
+            if member is None:
+                raise InvalidArgument(f"invalid image archive: {name} links to a missing file")
+        if not member.isfile():
+            raise InvalidArgument(f"invalid image archive: {name} is not a file")
+        f = self._tar.extractfile(member)
+        assert f is not None
+        return f
+
+    def read(self, name: str, limit: int = 64 << 20) -> bytes:
+        with self.open(name) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidArgument(f"invalid image archive: {name} is too large")
+        return data
+
+    def images(self) -> list[ArchiveImage]:
+        if self.has("manifest.json"):
+            return self._docker_images()
+        if self.has("index.json"):
+            return self._oci_images()
+        raise InvalidArgument("invalid image archive: neither manifest.json nor index.json found")
+
+    def _docker_images(self) -> list[ArchiveImage]:
+        try:
+            entries = json.loads(self.read("manifest.json"))
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid image archive: manifest.json: {exc}") from None
+        if not isinstance(entries, list):
+            raise InvalidArgument("invalid image archive: manifest.json is not a list")
+        out = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
+                raise InvalidArgument("invalid image archive: manifest.json entry without Config")
+            raw = self.read(entry["Config"])
+            config = ImageConfig.parse(raw)
+            layers = entry.get("Layers") or []
+            if len(layers) != len(config.diff_ids):
+                raise InvalidArgument(
+                    "invalid image archive: the number of layers does not match the config's diff_ids"
+                )
+            tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+            out.append(
+                ArchiveImage(
+                    raw,
+                    [ArchiveLayer(path, diff) for path, diff in zip(layers, config.diff_ids, strict=True)],
+                    tags,
+                )
+            )
+        return out
+
+    def _blob_path(self, digest: Digest) -> str:
+        return f"blobs/{digest.algorithm}/{digest.hex}"
+
+    def _read_blob(self, desc: Descriptor, limit: int = 16 << 20) -> bytes:
+        if desc.size > limit:
+            raise InvalidArgument(f"invalid image layout: {desc.digest} is too large")
+        data = self.read(self._blob_path(desc.digest), limit)
+        if Digest.of_bytes(data, desc.digest.algorithm) != desc.digest:
+            raise DigestMismatch(f"invalid image layout: blob {desc.digest} does not match its digest")
+        return data
+
+    def _oci_images(self) -> list[ArchiveImage]:
+        raw_index = self.read("index.json")
+        index = Index.parse(raw_index, mt.OCI_INDEX)
+        out: list[ArchiveImage] = []
+        for desc in index.manifests:
+            name = _ref_name(desc)
+            for manifest in self._manifests(desc, depth=0):
+                config_raw = self._read_blob(manifest.config)
+                config = ImageConfig.parse(config_raw)
+                if len(manifest.layers) != len(config.diff_ids):
+                    raise InvalidArgument("invalid image layout: layers do not match the config's diff_ids")
+                layers = [
+                    ArchiveLayer(self._blob_path(layer.digest), diff, layer.digest, layer.media_type)
+                    for layer, diff in zip(manifest.layers, config.diff_ids, strict=True)
+                ]
+                out.append(ArchiveImage(config_raw, layers, [name] if name else []))
+        return out
+
+    def _manifests(self, desc: Descriptor, depth: int) -> Iterator[Manifest]:
+        if depth > 4:
+            raise InvalidArgument("invalid image layout: indexes nested too deeply")
+        doc = parse_manifest_or_index(self._read_blob(desc), desc.media_type)
+        if isinstance(doc, Manifest):
+            yield doc
+            return
+        from ..image.config import go_arch
+
+        children = list(doc.manifests)
+        for child in children:
+            if child.platform is None or (child.platform.os == "linux" and child.platform.architecture == go_arch()):
+                yield from self._manifests(child, depth + 1)
+                return
+        raise NotFound(f"no image for linux/{go_arch()} in the index")
+
+    def open_layer(self, layer: ArchiveLayer) -> tuple[BinaryIO, VerifyingReader | None]:
+        """The layer's uncompressed stream, and the verifier of its blob digest (if any)."""
+        raw = self.open(layer.member)
+        verifier = None
+        if layer.blob_digest is not None:
+            verifier = VerifyingReader(raw, layer.blob_digest)
+            raw = verifier
+        kind = None
+        if layer.media_type:
+            kind = {"gzip": "gzip", "zstd": "zstd"}.get(mt.compression_of(layer.media_type))
+        return open_decompressed(raw, kind=kind), verifier
+
+
+def _ref_name(desc: Descriptor) -> str | None:
+    annotations = desc.annotations or {}
+    full = annotations.get("io.containerd.image.name")
+    if full:
+        return full
+    short = annotations.get("org.opencontainers.image.ref.name")
+    if short and refs.is_valid_tag(short):
+        return None  # a bare tag has no repository to go with it
+    return short
+
+
+def _clean(name: str) -> str:
+    """Member names compare after normalisation (``./a//b`` is ``a/b``); lookups only."""
+    return os.path.normpath("/" + name).lstrip("/")
+
+
+def _seekable(f: BinaryIO) -> bool:
+    try:
+        return f.seekable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _peek(f: BinaryIO) -> bytes:
+    pos = f.tell()
+    head = f.read(512)
+    f.seek(pos)
+    return head
+
+
+# writing -------------------------------------------------------------------------------------
+@dataclass
+class LayerSource:
+    diff_id: Digest
+    size: int  # uncompressed tar length
+    write: Callable[[BinaryIO], None]  # writes the tar stream
+
+
+@dataclass
+class ImageToSave:
+    config_raw: bytes
+    layers: list[LayerSource]
+    tags: list[refs.Reference]
+
+
+class TarWriter:
+    """A minimal streaming tar writer: headers from tarfile, payloads written straight through."""
+
+    def __init__(self, out: BinaryIO, mtime: int = 0) -> None:
+        self.out = out
+        self.mtime = mtime
+        self._dirs: set[str] = set()
+
+    def _header(self, name: str, size: int, kind: bytes = tarfile.REGTYPE, mode: int = 0o644) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.type, info.mode, info.mtime = size, kind, mode, self.mtime
+        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+    def directory(self, name: str) -> None:
+        if name not in self._dirs:
+            self._dirs.add(name)
+            self._header(name.rstrip("/") + "/", 0, tarfile.DIRTYPE, 0o755)
+
+    def file(self, name: str, data: bytes) -> None:
+        self._header(name, len(data))
+        self.out.write(data)
+        self._pad(len(data))
+
+    def stream(self, name: str, size: int, write: Callable[[BinaryIO], None], expect: Digest) -> None:
+        self._header(name, size)
+        counter = _HashingWriter(self.out)
+        write(counter)
+        if counter.hasher.size != size or counter.hasher.digest() != expect:
+            raise StoreCorrupt(
+                f"layer {expect} could not be reproduced exactly from the store "
+                f"(got {counter.hasher.digest()}, {counter.hasher.size} bytes); run 'lamina system check'"
+            )
+        self._pad(size)
+
+    def _pad(self, size: int) -> None:
+        if size % BLOCK:
+            self.out.write(b"\0" * (BLOCK - size % BLOCK))
+
+    def close(self) -> None:
+        self.out.write(b"\0" * (BLOCK * 2))
+        self.out.flush()
+
+
+class _HashingWriter:
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hasher = Hasher()
+
+    def write(self, data) -> int:
+        self.hasher.update(data)
+        self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def write_archive(images: list[ImageToSave], out: BinaryIO, fmt: str = "docker") -> None:
+    """Write images to one tar: OCI layout plus (``fmt="docker"``) manifest.json/repositories."""
+    if fmt not in ("docker", "oci"):
+        raise InvalidArgument(f"unknown archive format {fmt!r} (use docker or oci)")
+    tar = TarWriter(out)
+    tar.file("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    tar.directory("blobs")
+    tar.directory("blobs/sha256")
+    written: set[Digest] = set()
+    index_entries, docker_manifest, repositories = [], [], {}
+    for image in images:
+        config_digest = Digest.of_bytes(image.config_raw)
+        layer_descs = []
+        for layer in image.layers:
+            if layer.diff_id not in written:
+                written.add(layer.diff_id)
+                tar.stream(f"blobs/sha256/{layer.diff_id.hex}", layer.size, layer.write, layer.diff_id)
+            layer_descs.append(Descriptor(mt.OCI_LAYER, layer.diff_id, layer.size))
+        if config_digest not in written:
+            written.add(config_digest)
+            tar.file(f"blobs/sha256/{config_digest.hex}", image.config_raw)
+        manifest = Manifest.build(
+            Descriptor(mt.OCI_CONFIG, config_digest, len(image.config_raw)),
+            layer_descs,
+            media_type=mt.OCI_MANIFEST,
+        )
+        if manifest.digest not in written:
+            written.add(manifest.digest)
+            tar.file(f"blobs/sha256/{manifest.digest.hex}", manifest.raw)
+        desc = {"mediaType": mt.OCI_MANIFEST, "digest": str(manifest.digest), "size": len(manifest.raw)}
+        if image.tags:
+            for tag in image.tags:
+                index_entries.append(
+                    {
+                        **desc,
+                        "annotations": {
+                            "io.containerd.image.name": str(tag),
+                            "org.opencontainers.image.ref.name": tag.tag or "latest",
+                        },
+                    }
+                )
+        else:
+            index_entries.append(desc)
+        docker_manifest.append(
+            {
+                "Config": f"blobs/sha256/{config_digest.hex}",
+                "RepoTags": [t.familiar() for t in image.tags] or None,
+                "Layers": [f"blobs/sha256/{layer.diff_id.hex}" for layer in image.layers],
+            }
+        )
+        if image.layers:
+            for tag in image.tags:
+                repositories.setdefault(tag.familiar_name, {})[tag.tag or "latest"] = image.layers[-1].diff_id.hex
+    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": index_entries}
+    tar.file("index.json", json.dumps(index, separators=(",", ":")).encode())
+    if fmt == "docker":
+        tar.file("manifest.json", json.dumps(docker_manifest, separators=(",", ":")).encode())
+        if repositories:
+            tar.file("repositories", json.dumps(repositories, separators=(",", ":")).encode())
+    tar.close()

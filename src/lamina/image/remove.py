@@ -1,0 +1,294 @@
+"""``image rm`` and ``image prune`` with docker's rules (seed 002, "Removing Images").
+
+* By reference: untag; delete the image only when no reference remains.
+* By ID: only when the image has at most one tag (digests of the same repository do not
+  count), unless forced; then every reference goes.
+* A container using the image (running or stopped) is a conflict unless forced; a running
+  one, or dependent child images, block even a forced delete.
+* Untagged parents go too, unless ``no_prune``; quietly, stopping at the first conflict.
+
+The algorithm (docker's daemon/images/image_delete.go and image_prune.go) runs against a
+:class:`_StoreView`. The live view changes the store; the dry-run view only records what
+would go and hides it from later reads, so ``prune --dry-run`` follows exactly the same steps
+as ``prune`` and prints exactly what ``prune`` will print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import reference as refs
+from ..digest import Digest
+from ..errors import Conflict, InvalidReference
+from ..oci import chain_ids
+from .service import ImageService
+
+__all__ = ["ImageRemover", "DeleteEvent", "PruneReport"]
+
+
+@dataclass(frozen=True)
+class DeleteEvent:
+    kind: str  # "Untagged" or "Deleted"
+    value: str
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.value}"
+
+
+@dataclass
+class PruneReport:
+    events: list[DeleteEvent] = field(default_factory=list)
+    space_reclaimed: int = 0
+
+
+class _Conflict(Conflict):
+    def __init__(self, message: str, hard: bool, used: bool) -> None:
+        super().__init__(message)
+        self.hard = hard
+        self.used = used
+
+
+class _StoreView:
+    """The store as the delete algorithm sees it; ``dry_run`` records instead of changing."""
+
+    def __init__(self, service: ImageService, dry_run: bool) -> None:
+        self.store = service.store
+        self.dry_run = dry_run
+        self.uses = self.store.container_uses()
+        self._gone_images: set[Digest] = set()
+        self._gone_refs: set[str] = set()
+        self._gone_layers: set[Digest] = set()
+        self.reclaimed = 0
+
+    # reads -------------------------------------------------------------------------------
+    def exists(self, image_id: Digest) -> bool:
+        return image_id not in self._gone_images and self.store.images.exists(image_id)
+
+    def references_to(self, image_id: Digest) -> list[refs.Reference]:
+        return [r for r in self.store.repositories.references_to(image_id) if str(r) not in self._gone_refs]
+
+    def lookup(self, ref: refs.Reference) -> Digest | None:
+        return None if str(ref) in self._gone_refs else self.store.repositories.get(ref)
+
+    def children(self, image_id: Digest) -> list[Digest]:
+        return [c for c in self.store.images.children(image_id) if c not in self._gone_images]
+
+    def parent(self, image_id: Digest) -> Digest | None:
+        return self.store.images.get_parent(image_id)
+
+    def ids(self) -> list[Digest]:
+        return [i for i in self.store.images.ids() if i not in self._gone_images]
+
+    # changes -----------------------------------------------------------------------------
+    def untag(self, ref: refs.Reference) -> bool:
+        if self.lookup(ref) is None:
+            return False
+        if self.dry_run:
+            self._gone_refs.add(str(ref))
+            return True
+        return self.store.repositories.delete(ref)
+
+    def delete_image(self, image_id: Digest) -> list[Digest]:
+        """Remove the config and the layers only it used; return the deleted ChainIDs."""
+        if not self.dry_run:
+            before = {r.chain_id: r.size for r in self.store.layers.list()}
+            deleted = self.store.delete_image_data(image_id)
+            self.reclaimed += sum(before.get(c, 0) for c in deleted)
+            return deleted
+        self._gone_images.add(image_id)
+        in_use = set(self.store.pinned_layers())
+        for other in self.ids():
+            in_use.update(chain_ids(list(self.store.images.get(other).diff_ids)))
+        deleted = []
+        for chain in reversed(chain_ids(list(self.store.images.get(image_id).diff_ids))):
+            if chain in in_use:
+                break
+            if chain in self._gone_layers or not self.store.layers.exists(chain):
+                continue
+            self._gone_layers.add(chain)
+            self.reclaimed += self.store.layers.get(chain).size
+            deleted.append(chain)
+        return deleted
+
+
+class ImageRemover:
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+        self.store = service.store
+
+    # rm ----------------------------------------------------------------------------------
+    def remove(self, name: str, force: bool = False, prune: bool = True) -> list[DeleteEvent]:
+        with self.store.lock():
+            view = _StoreView(self.service, dry_run=False)
+            image_id = self.service.resolve(name)
+            return self._remove(view, name, image_id, force, prune)
+
+    def _remove(self, view: _StoreView, name: str, image_id: Digest, force: bool, prune: bool) -> list[DeleteEvent]:
+        events: list[DeleteEvent] = []
+        by_id = self._named_by_id(view, name, image_id)
+        refs_now = view.references_to(image_id)
+        if not by_id:
+            target = refs.parse(name).with_default_tag()
+            if not force and _single_reference(refs_now):
+                user = self._first_container(view, image_id)
+                if user is not None:
+                    raise Conflict(
+                        f'conflict: unable to remove repository reference "{name}" (must force) - '
+                        f"container {user[:12]} is using its referenced image {image_id.short()}"
+                    )
+            if view.untag(target):
+                events.append(DeleteEvent("Untagged", target.familiar()))
+            remaining = view.references_to(image_id)
+            if target.digest is None and not any(r.digest is None and r.name == target.name for r in remaining):
+                # the last tag of a repository takes that repository's digests with it
+                for other in [r for r in remaining if r.digest is not None and r.name == target.name]:
+                    view.untag(other)
+                    events.append(DeleteEvent("Untagged", other.familiar()))
+                remaining = view.references_to(image_id)
+            if remaining:
+                return events
+        elif len(refs_now) > 1 and not force and not _single_reference(refs_now):
+            raise _Conflict(
+                f"conflict: unable to delete {image_id.short()} (must be forced) - image is "
+                "referenced in multiple repositories",
+                hard=False,
+                used=False,
+            )
+        elif refs_now and (force or _single_reference(refs_now)):
+            # a forced delete by ID, or the one tag: hard conflicts first, then untag everything
+            self._check_conflicts(view, image_id, hard_only=force, ignore_references=True)
+            for ref in refs_now:
+                view.untag(ref)
+                events.append(DeleteEvent("Untagged", ref.familiar()))
+        # after untagging by name, conflicts of the now-unreferenced image are reported only
+        # if it is dangling (docker's removedRepositoryRef → quiet)
+        self._delete(view, image_id, events, force, prune, quiet=not by_id)
+        return events
+
+    def _named_by_id(self, view: _StoreView, name: str, image_id: Digest) -> bool:
+        """True when ``name`` reached the image as an ID rather than through a reference."""
+        try:
+            ref = refs.parse(name).with_default_tag()
+        except InvalidReference:
+            return True
+        return view.lookup(ref) != image_id
+
+    def _delete(
+        self, view: _StoreView, image_id: Digest, events: list[DeleteEvent], force: bool, prune: bool, quiet: bool
+    ) -> None:
+        try:
+            self._check_conflicts(view, image_id, hard_only=force)
+        except _Conflict as conflict:
+            if quiet and (not self._dangling(view, image_id) or conflict.used):
+                return
+            raise
+        parent = view.parent(image_id)
+        for ref in view.references_to(image_id):
+            view.untag(ref)
+            events.append(DeleteEvent("Untagged", ref.familiar()))
+        removed_layers = view.delete_image(image_id)
+        events.append(DeleteEvent("Deleted", str(image_id)))
+        events.extend(DeleteEvent("Deleted", str(layer)) for layer in removed_layers)
+        if prune and parent is not None and view.exists(parent):
+            self._delete(view, parent, events, force=False, prune=True, quiet=True)
+
+    @staticmethod
+    def _dangling(view: _StoreView, image_id: Digest) -> bool:
+        """docker's imageIsDangling: no references and no children."""
+        return not view.references_to(image_id) and not view.children(image_id)
+
+    @staticmethod
+    def _first_container(view: _StoreView, image_id: Digest) -> str | None:
+        for use in view.uses:
+            if use.image_id == image_id:
+                return use.container_id
+        return None
+
+    def _check_conflicts(
+        self, view: _StoreView, image_id: Digest, hard_only: bool, ignore_references: bool = False
+    ) -> None:
+        short = image_id.short()
+        if view.children(image_id):
+            raise _Conflict(
+                f"conflict: unable to delete {short} (cannot be forced) - image has dependent child images",
+                hard=True,
+                used=False,
+            )
+        uses = [u for u in view.uses if u.image_id == image_id]
+        for use in uses:
+            if use.running:
+                raise _Conflict(
+                    f"conflict: unable to delete {short} (cannot be forced) - image is being used "
+                    f"by running container {use.container_id[:12]}",
+                    hard=True,
+                    used=True,
+                )
+        if hard_only:
+            return
+        if not ignore_references and view.references_to(image_id):
+            raise _Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is referenced in one or more repositories",
+                hard=False,
+                used=False,
+            )
+        for use in uses:
+            raise _Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is being used by "
+                f"stopped container {use.container_id[:12]}",
+                hard=False,
+                used=True,
+            )
+
+    # prune -------------------------------------------------------------------------------
+    def _prune_candidates(self, view: _StoreView, all_images: bool) -> list[Digest]:
+        """docker's ImagesPrune selection, newest first: dangling heads, or (``-a``) every image
+        but untagged intermediates; never one a container uses."""
+        used = {u.image_id for u in view.uses}
+        out = []
+        for s in self.service.summaries():
+            if s.id in used:
+                continue
+            referenced = bool(s.repo_tags or s.repo_digests)
+            if not referenced and s.has_children:
+                continue  # an intermediate image: its head's deletion takes it
+            if all_images or not s.repo_tags:
+                out.append(s.id)
+        return out
+
+    def prune(self, all_images: bool = False, dry_run: bool = False) -> PruneReport:
+        """Remove unused images; ``dry_run`` runs the same steps against a recording view."""
+        report = PruneReport()
+        with self.store.lock():
+            view = _StoreView(self.service, dry_run=dry_run)
+            for image_id in self._prune_candidates(view, all_images):
+                if not view.exists(image_id):
+                    continue
+                references = view.references_to(image_id)
+                names = [r.familiar() for r in references] if references else [image_id.hex]
+                for name in names:
+                    if not view.exists(image_id):
+                        break
+                    try:
+                        report.events.extend(self._remove(view, name, image_id, force=False, prune=True))
+                    except Conflict:
+                        continue
+            report.space_reclaimed = view.reclaimed
+        return report
+
+
+def _single_reference(references: list[refs.Reference]) -> bool:
+    """docker's isSingleReference: one tag, plus digests of that same repository only."""
+    if len(references) <= 1:
+        return len(references) == 1
+    single = None
+    canonical_names = set()
+    for ref in references:
+        if ref.digest is not None:
+            canonical_names.add(ref.name)
+        elif single is None:
+            single = ref
+        else:
+            return False
+    if single is None:
+        single = references[0]
+    return len(canonical_names) == 1 and single.name in canonical_names

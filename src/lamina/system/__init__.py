@@ -1,0 +1,1 @@
+"""Whole-data-root views: disk usage (``system df``), consistency (``system check``), ``info``."""
