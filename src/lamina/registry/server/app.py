@@ -1,0 +1,200 @@
+"""The registry's HTTP application: routes declared as data, one middleware for policy.
+
+``ROUTES`` is the whole API surface (Distribution's ``registry/api/v2/descriptors.go`` in
+miniature): method, path pattern, handler class, handler method. The middleware adds the
+API version header, enforces read-only mode and delete switches, asks the access controller,
+and renders every :class:`RegistryError` in the spec's JSON form — nothing else answers errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from .config import RegistryConfig
+from .errors import RegistryError, error_body
+from .handlers import (
+    ACCOUNT,
+    MAY_PULL,
+    REQUEST_ID,
+    BaseHandler,
+    BlobsHandler,
+    CatalogHandler,
+    Context,
+    ManifestsHandler,
+    ReferrersHandler,
+    TagsHandler,
+    UploadsHandler,
+)
+from .registry import Registry
+from .storage import FilesystemDriver
+from .uploads import UploadStore
+
+__all__ = ["make_app", "ROUTES", "AccessLogger"]
+
+log = logging.getLogger("lamina.registry")
+
+CONTEXT = web.AppKey("context", Context)
+
+_NAME = "{name:.+}"
+ROUTES: list[tuple[str, str, type, str]] = [
+    ("GET", "/v2/", BaseHandler, "get"),
+    ("HEAD", "/v2/", BaseHandler, "get"),
+    ("GET", "/v2/_catalog", CatalogHandler, "get"),
+    ("GET", f"/v2/{_NAME}/tags/list", TagsHandler, "get"),
+    ("POST", f"/v2/{_NAME}/blobs/uploads/", UploadsHandler, "start"),
+    ("GET", f"/v2/{_NAME}/blobs/uploads/{{uuid}}", UploadsHandler, "status"),
+    ("PATCH", f"/v2/{_NAME}/blobs/uploads/{{uuid}}", UploadsHandler, "patch"),
+    ("PUT", f"/v2/{_NAME}/blobs/uploads/{{uuid}}", UploadsHandler, "put"),
+    ("DELETE", f"/v2/{_NAME}/blobs/uploads/{{uuid}}", UploadsHandler, "cancel"),
+    ("GET", f"/v2/{_NAME}/blobs/{{digest}}", BlobsHandler, "get"),
+    ("HEAD", f"/v2/{_NAME}/blobs/{{digest}}", BlobsHandler, "get"),
+    ("DELETE", f"/v2/{_NAME}/blobs/{{digest}}", BlobsHandler, "delete"),
+    ("GET", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "get"),
+    ("HEAD", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "get"),
+    ("PUT", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "put"),
+    ("DELETE", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "delete"),
+    ("GET", f"/v2/{_NAME}/referrers/{{digest}}", ReferrersHandler, "get"),
+]
+
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+def _error_response(err: RegistryError) -> web.Response:
+    headers = {**API_VERSION, **err.headers}
+    return web.Response(status=err.status or 500, body=error_body(err), content_type="application/json", headers=headers)
+
+
+def _wanted(request: web.Request):
+    from .auth import Access
+
+    name = request.match_info.get("name")
+    if name is not None:
+        if request.method in ("GET", "HEAD"):
+            actions = ["pull"]
+        elif request.method == "DELETE":
+            actions = ["delete"]
+        else:
+            actions = ["pull", "push"]
+        return [Access("repository", name, a) for a in actions]
+    if request.path == "/v2/_catalog":
+        return [Access("registry", "catalog", "*")]
+    return []
+
+
+def _policy_middleware(ctx: Context, access) -> Callable:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        request[REQUEST_ID] = secrets.token_hex(8)
+        is_api = request.path.startswith("/v2")
+        try:
+            if is_api and access is not None:
+                await _authorize(request, access)
+            if is_api and request.method in _WRITES:
+                if ctx.read_only:
+                    raise RegistryError("UNSUPPORTED", "the registry is in read-only mode", status=405)
+                if request.method == "DELETE" and not ctx.delete_enabled and "/blobs/uploads/" not in request.path:
+                    raise RegistryError("UNSUPPORTED", "deletes are disabled on this registry", status=405)
+            response = await handler(request)
+        except RegistryError as err:
+            return _error_response(err)
+        except web.HTTPException as exc:
+            if exc.status == 404 and is_api:
+                return _error_response(RegistryError("NAME_UNKNOWN" if "/v2/" in request.path else "UNSUPPORTED", "no route for this request", status=404))
+            if exc.status == 405 and is_api:
+                return _error_response(RegistryError("UNSUPPORTED", f"{request.method} is not supported here", status=405))
+            raise
+        except (ConnectionResetError, OSError) as exc:
+            if isinstance(exc, ConnectionResetError):
+                raise
+            log.exception("storage error while serving %s %s", request.method, request.path)
+            return _error_response(RegistryError("UNKNOWN", f"storage error: {exc.strerror or exc}", status=500))
+        if is_api:
+            response.headers.update(API_VERSION)
+        return response
+
+    return middleware
+
+
+async def _authorize(request: web.Request, access) -> None:
+    from .auth import Access, AuthChallenge
+
+    wanted = _wanted(request)
+    try:
+        grant = await access.authorize(request.headers, wanted)
+    except AuthChallenge as challenge:
+        raise RegistryError("UNAUTHORIZED" if challenge.code == "UNAUTHORIZED" else "DENIED", challenge.message, detail=challenge.detail, status=challenge.status, headers=challenge.headers) from None
+    request[ACCOUNT] = grant.account
+    # a cross-repository mount only from a repository the caller may pull
+    request[MAY_PULL] = lambda source: grant.allows(Access("repository", source, "pull"))
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One JSON object per request on the ``lamina.registry.access`` logger."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, elapsed: float) -> None:
+        self.logger.info(
+            json.dumps(
+                {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "remote": request.remote,
+                    "method": request.method,
+                    "path": request.path_qs,
+                    "status": response.status,
+                    "bytes": response.body_length,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "user_agent": request.headers.get("User-Agent", ""),
+                    "request_id": request.get(REQUEST_ID, ""),
+                },
+                separators=(",", ":"),
+            )
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes: list | None = None) -> web.Application:
+    """The aiohttp application for ``config``'s storage and policy."""
+    registry = Registry(FilesystemDriver(config.root))
+    ctx = Context(registry, UploadStore(registry), config.delete_enabled, config.read_only, notifier)
+    app = web.Application(middlewares=[_policy_middleware(ctx, access)], client_max_size=1 << 40)
+    instances: dict[type, object] = {}
+    for method, path, cls, attr in ROUTES:
+        handler = instances.setdefault(cls, cls(ctx))
+        app.router.add_route(method, path, getattr(handler, attr))
+    for route in extra_routes or []:
+        app.router.add_route(route.method, route.path, route.handler)
+    app[CONTEXT] = ctx
+    if notifier is not None:
+
+        async def start_notifier(_app: web.Application) -> None:
+            await notifier.start()
+
+        async def stop_notifier(_app: web.Application) -> None:
+            await notifier.close()
+
+        app.on_startup.append(start_notifier)
+        app.on_cleanup.append(stop_notifier)
+    return app
+
+
+def app_from_config(config: RegistryConfig) -> web.Application:
+    """Build the app with the auth and notification objects ``config`` asks for."""
+    from .auth import access_controller_from_config, extra_routes
+    from .notify import notifier_from_config
+
+    access = access_controller_from_config(config.auth, config_dir=config.config_dir)
+    routes = extra_routes(config.auth, config_dir=config.config_dir)
+    notifier = notifier_from_config(
+        config.notifications, state_dir=config.root, source={"addr": config.addr, "instanceID": secrets.token_hex(8)}
+    )
+    return make_app(config, access=access, notifier=notifier, extra_routes=routes)

@@ -1,0 +1,145 @@
+"""The registry's configuration: Distribution's YAML shape, with its environment overrides.
+
+::
+
+    version: 0.1
+    http: {addr: ":5000", tls: {certificate: cert.pem, key: key.pem}}
+    storage:
+      filesystem: {rootdirectory: /var/lib/registry}
+      delete: {enabled: true}
+      maintenance: {readonly: {enabled: false}}
+    auth: {htpasswd: {realm: lamina, path: htpasswd}}
+    notifications: {endpoints: [{name: hook, url: "http://127.0.0.1:9000/events"}]}
+    log: {accesslog: {disabled: false}}
+
+Any key can be set from the environment the way Distribution allows:
+``REGISTRY_HTTP_ADDR=127.0.0.1:5000``, ``REGISTRY_STORAGE_DELETE_ENABLED=true`` — ``REGISTRY_``
+then the path of keys in upper case joined by ``_``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ...errors import InvalidArgument
+
+__all__ = ["RegistryConfig", "load_config"]
+
+DEFAULT_ROOT = "/var/lib/registry"
+DEFAULT_ADDR = ":5000"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    addr: str = DEFAULT_ADDR
+    root: str = DEFAULT_ROOT
+    delete_enabled: bool = False
+    read_only: bool = False
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    auth: Mapping[str, Any] = field(default_factory=dict)
+    notifications: Mapping[str, Any] = field(default_factory=dict)
+    access_log: bool = True
+    config_dir: str = "."
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.addr.rpartition(":")
+        try:
+            return (host.strip("[]") or "0.0.0.0", int(port))
+        except ValueError:
+            raise InvalidArgument(f"invalid http.addr {self.addr!r}: want HOST:PORT or :PORT") from None
+
+
+def _env_overrides(doc: dict, env: Mapping[str, str]) -> None:
+    """Apply REGISTRY_A_B_C=value onto doc[a][b][c], matching existing keys case-insensitively."""
+    for key, value in sorted(env.items()):
+        if not key.startswith("REGISTRY_") or key == "REGISTRY_CONFIGURATION_PATH":
+            continue
+        parts = key[len("REGISTRY_") :].lower().split("_")
+        _set_path(doc, parts, yaml.safe_load(value) if value else value)
+
+
+def _set_path(doc: dict, parts: list[str], value: Any) -> None:
+    # keys may themselves hold underscores (rootdirectory has none, but be general): prefer the
+    # longest existing key that matches a run of parts
+    node = doc
+    i = 0
+    while i < len(parts) - 1:
+        for j in range(len(parts) - 1, i, -1):
+            candidate = "_".join(parts[i:j])
+            if isinstance(node.get(candidate), dict):
+                node, i = node[candidate], j
+                break
+        else:
+            node = node.setdefault(parts[i], {})
+            if not isinstance(node, dict):
+                return
+            i += 1
+    node["_".join(parts[i:])] = value
+
+
+def _get(doc: Mapping, *keys: str, default: Any = None) -> Any:
+    node: Any = doc
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _bool(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidArgument(f"invalid registry configuration: {what} must be true or false")
+
+
+def load_config(path: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> RegistryConfig:
+    """Read the YAML file (optional), apply environment overrides, then explicit ones."""
+    env = os.environ if env is None else env
+    doc: dict = {}
+    config_dir = os.getcwd()
+    path = path or env.get("REGISTRY_CONFIGURATION_PATH")
+    if path:
+        try:
+            with open(path) as f:
+                loaded = yaml.safe_load(f)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read registry configuration {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise InvalidArgument(f"invalid registry configuration {path}: {str(exc).splitlines()[0]}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InvalidArgument(f"invalid registry configuration {path}: expected a mapping at the top")
+        doc = loaded or {}
+        config_dir = os.path.dirname(os.path.abspath(path))
+    _env_overrides(doc, env)
+    storage = _get(doc, "storage", default={}) or {}
+    root = _get(storage, "filesystem", "rootdirectory", default=DEFAULT_ROOT)
+    config = RegistryConfig(
+        addr=str(_get(doc, "http", "addr", default=DEFAULT_ADDR)),
+        root=os.path.join(config_dir, root) if not os.path.isabs(str(root)) else str(root),
+        delete_enabled=_bool(_get(storage, "delete", "enabled", default=False), "storage.delete.enabled"),
+        read_only=_bool(_get(storage, "maintenance", "readonly", "enabled", default=False), "storage.maintenance.readonly.enabled"),
+        tls_certificate=_get(doc, "http", "tls", "certificate"),
+        tls_key=_get(doc, "http", "tls", "key"),
+        auth=_get(doc, "auth", default={}) or {},
+        notifications=_get(doc, "notifications", default={}) or {},
+        access_log=not _bool(_get(doc, "log", "accesslog", "disabled", default=False), "log.accesslog.disabled"),
+        config_dir=config_dir,
+    )
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if values:
+        from dataclasses import replace
+
+        config = replace(config, **values)
+    config.host_port  # noqa: B018 - validates addr early, with a clear message
+    if bool(config.tls_certificate) != bool(config.tls_key):
+        raise InvalidArgument("invalid registry configuration: http.tls needs both certificate and key")
+    return config

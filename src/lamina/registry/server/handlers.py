@@ -1,0 +1,416 @@
+"""One handler class per resource of the distribution API.
+
+Each method receives an aiohttp request whose route matched (see ``app.ROUTES``) and returns a
+response or raises :class:`RegistryError`. Bodies are streamed: blobs go out through sendfile,
+uploads are written and hashed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from ...digest import Digest
+from ...oci import mediatypes as mt
+from ...oci.model import Index, Manifest
+from .errors import RegistryError
+from .registry import (
+    MAX_MANIFEST_BYTES,
+    Registry,
+    StoredManifest,
+    check_name,
+    check_tag,
+    parse_digest,
+)
+from .uploads import UploadStore
+
+#: per-request values the policy middleware leaves for handlers
+REQUEST_ID = web.RequestKey("request_id", str)
+ACCOUNT = web.RequestKey("account", object)
+MAY_PULL = web.RequestKey("may_pull", object)
+
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?$")
+
+
+@dataclass
+class Context:
+    """What every handler needs: the registry, uploads, settings, and the event sink."""
+
+    registry: Registry
+    uploads: UploadStore
+    delete_enabled: bool
+    read_only: bool
+    notifier: Any = None
+
+    def notify(self, request: web.Request, action: str, name: str, desc: dict[str, Any], tag: str | None = None) -> None:
+        if self.notifier is None:
+            return
+        from .notify import RequestInfo
+
+        info = RequestInfo(
+            id=request.get(REQUEST_ID, ""),
+            addr=request.remote or "",
+            host=request.host,
+            method=request.method,
+            useragent=request.headers.get("User-Agent", ""),
+        )
+        self.notifier.publish(
+            action,
+            repository=name,
+            media_type=desc["mediaType"],
+            digest=desc["digest"],
+            size=desc["size"],
+            url=str(request.url.with_path(f"/v2/{name}/{'manifests' if desc.get('manifest') else 'blobs'}/{desc['digest']}").with_query(None)),
+            tag=tag,
+            request=info,
+            actor=request.get(ACCOUNT),
+        )
+
+
+def _name(request: web.Request) -> str:
+    return check_name(request.match_info["name"])
+
+
+def _require_repo(ctx: Context, name: str) -> None:
+    if not ctx.registry.repo_exists(name):
+        raise RegistryError("NAME_UNKNOWN", f"repository name not known to registry: {name}", detail={"name": name})
+
+
+def _paginate(request: web.Request, items: list[str], path: str) -> tuple[list[str], dict[str, str]]:
+    n_text = request.query.get("n")
+    last = request.query.get("last")
+    if last:
+        items = [i for i in items if i > last]
+    headers: dict[str, str] = {}
+    if n_text is None or n_text == "":
+        return items, headers
+    try:
+        n = int(n_text)
+        if n < 0:
+            raise ValueError
+    except ValueError:
+        raise RegistryError("PAGINATION_NUMBER_INVALID", f"invalid number of results requested: {n_text[:20]!r}") from None
+    page = items[:n]
+    if len(items) > n and page:
+        headers["Link"] = f'<{path}?{urlencode({"n": n, "last": page[-1]})}>; rel="next"'
+    return page, headers
+
+
+class BaseHandler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def get(self, request: web.Request) -> web.Response:
+        return web.json_response({})
+
+
+class CatalogHandler(BaseHandler):
+    async def get(self, request: web.Request) -> web.Response:
+        names, headers = _paginate(request, self.ctx.registry.catalog(), "/v2/_catalog")
+        return web.json_response({"repositories": names}, headers=headers)
+
+
+class TagsHandler(BaseHandler):
+    async def get(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        _require_repo(self.ctx, name)
+        tags, headers = _paginate(request, self.ctx.registry.tags(name), f"/v2/{name}/tags/list")
+        return web.json_response({"name": name, "tags": tags}, headers=headers)
+
+
+def _accepts(request: web.Request) -> list[str]:
+    out = []
+    for value in request.headers.getall("Accept", []):
+        out.extend(part.split(";")[0].strip() for part in value.split(","))
+    return [a for a in out if a]
+
+
+class ManifestsHandler(BaseHandler):
+    def _lookup(self, name: str, reference: str) -> tuple[StoredManifest, str | None]:
+        registry = self.ctx.registry
+        if ":" in reference:
+            d = parse_digest(reference)
+            tag = None
+        else:
+            tag = check_tag(reference)
+            d = registry.resolve_tag(name, tag)
+            if d is None:
+                _require_repo(self.ctx, name)
+                raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {name}:{tag}", detail={"Tag": tag}, status=404)
+        stored = registry.get_manifest(name, d)
+        if stored is None:
+            _require_repo(self.ctx, name)
+            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {d}", detail={"Digest": str(d)}, status=404)
+        return stored, tag
+
+    def _negotiate(self, request: web.Request, name: str, stored: StoredManifest) -> StoredManifest:
+        """Distribution's rules: a list goes to clients that cannot read it as its linux/amd64
+        image; OCI content is refused to a client that accepts only Docker types."""
+        accepted = _accepts(request)
+        if not accepted or stored.media_type in accepted or "*/*" in accepted:
+            return stored
+        if stored.media_type in mt.INDEXES:
+            index = Index.parse(stored.raw)
+            chosen = next(
+                (m for m in index.manifests if m.platform and m.platform.os == "linux" and m.platform.architecture == "amd64"),
+                None,
+            )
+            child = self.ctx.registry.get_manifest(name, chosen.digest) if chosen else None
+            if child is not None and (child.media_type in accepted):
+                return child
+        if stored.media_type in (mt.OCI_MANIFEST, mt.OCI_INDEX) and not any(a.startswith("application/vnd.oci") for a in accepted):
+            raise RegistryError("MANIFEST_UNKNOWN", "OCI manifest found, but accept header does not support OCI manifests", status=404)
+        return stored
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        name = _name(request)
+        stored, _ = self._lookup(name, request.match_info["reference"])
+        stored = self._negotiate(request, name, stored)
+        headers = {
+            "Docker-Content-Digest": str(stored.digest),
+            "ETag": f'"{stored.digest}"',
+            "Content-Type": stored.media_type,
+        }
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(stored.raw))
+            return web.Response(status=200, headers=headers)
+        self.ctx.notify(request, "pull", name, {"mediaType": stored.media_type, "digest": str(stored.digest), "size": len(stored.raw), "manifest": True})
+        return web.Response(body=stored.raw, headers=headers)
+
+    async def put(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        reference = request.match_info["reference"]
+        raw = await _read_limited(request, MAX_MANIFEST_BYTES)
+        if ":" in reference:
+            expected = parse_digest(reference)
+            tag = None
+        else:
+            tag = check_tag(reference)
+            expected = None
+        algorithm = expected.algorithm if expected else "sha256"
+        d = Digest(algorithm, hashlib.new(algorithm, raw).hexdigest())
+        if expected is not None and d != expected:
+            raise RegistryError("DIGEST_INVALID", f"manifest digest {d} does not match {expected}", detail={"digest": str(expected)})
+        parsed = self.ctx.registry.validate_manifest(name, raw, request.headers.get("Content-Type"))
+        self.ctx.registry.put_manifest(name, raw, parsed, d, tag)
+        headers = {"Location": f"/v2/{name}/manifests/{d}", "Docker-Content-Digest": str(d), "Content-Length": "0"}
+        if parsed.subject is not None:
+            headers["OCI-Subject"] = str(parsed.subject.digest)
+        self.ctx.notify(request, "push", name, {"mediaType": parsed.media_type, "digest": str(d), "size": len(raw), "manifest": True}, tag)
+        return web.Response(status=201, headers=headers)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        reference = request.match_info["reference"]
+        if ":" not in reference:
+            tag = check_tag(reference)
+            if not self.ctx.registry.delete_tag(name, tag):
+                _require_repo(self.ctx, name)
+                raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {name}:{tag}", status=404)
+            return web.Response(status=202)
+        d = parse_digest(reference)
+        stored = self.ctx.registry.get_manifest(name, d)
+        if stored is None or not self.ctx.registry.delete_manifest(name, d):
+            _require_repo(self.ctx, name)
+            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {d}", status=404)
+        self.ctx.notify(request, "delete", name, {"mediaType": stored.media_type, "digest": str(d), "size": len(stored.raw), "manifest": True})
+        return web.Response(status=202)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    length = request.content_length
+    if length is not None and length > limit:
+        raise RegistryError("SIZE_INVALID", f"body is larger than {limit} bytes", status=413)
+    chunks, total = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        total += len(chunk)
+        if total > limit:
+            raise RegistryError("SIZE_INVALID", f"body is larger than {limit} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class BlobsHandler(BaseHandler):
+    def _checked(self, request: web.Request) -> tuple[str, Digest]:
+        name = _name(request)
+        d = parse_digest(request.match_info["digest"])
+        if not self.ctx.registry.repo_has_blob(name, d):
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)})
+        return name, d
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        name, d = self._checked(request)
+        headers = {
+            "Docker-Content-Digest": str(d),
+            "ETag": f'"{d}"',
+            "Content-Type": "application/octet-stream",
+            "Cache-Control": "max-age=31536000",
+            "Accept-Ranges": "bytes",
+        }
+        local = self.ctx.registry.blob_local_path(d)
+        if request.method == "GET" and "Range" not in request.headers:
+            size = self.ctx.registry.blob_size(d) or 0
+            self.ctx.notify(request, "pull", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
+        if local is not None:
+            response = web.FileResponse(local, chunk_size=1 << 20, headers=headers)
+            return response
+        return await self._stream(request, d, headers)
+
+    async def _stream(self, request: web.Request, d: Digest, headers: dict[str, str]) -> web.StreamResponse:
+        size = self.ctx.registry.blob_size(d) or 0
+        response = web.StreamResponse(headers={**headers, "Content-Length": str(size)})
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        with self.ctx.registry.open_blob(d) as f:
+            while chunk := f.read(1 << 20):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def delete(self, request: web.Request) -> web.Response:
+        name, d = self._checked(request)
+        self.ctx.registry.unlink_blob(name, d)
+        self.ctx.notify(request, "delete", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": 0})
+        return web.Response(status=202, headers={"Docker-Content-Digest": str(d)})
+
+
+class UploadsHandler(BaseHandler):
+    def _location(self, name: str, uuid: str) -> str:
+        return f"/v2/{name}/blobs/uploads/{quote(uuid)}"
+
+    def _progress(self, name: str, session, status: int) -> web.Response:
+        headers = {**UploadStore.range_headers(session), "Location": self._location(name, session.uuid), "Content-Length": "0"}
+        return web.Response(status=status, headers=headers)
+
+    def _created(self, name: str, d: Digest) -> web.Response:
+        return web.Response(
+            status=201,
+            headers={"Location": f"/v2/{name}/blobs/{d}", "Docker-Content-Digest": str(d), "Content-Length": "0"},
+        )
+
+    async def start(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        mount, source = request.query.get("mount"), request.query.get("from")
+        registry = self.ctx.registry
+        if mount is not None:
+            d = parse_digest(mount)
+            if source and request.get(MAY_PULL, lambda _n: True)(source):
+                check_name(source)
+                if registry.repo_has_blob(source, d):
+                    registry.link_blob(name, d)
+                    self.ctx.notify(request, "mount", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": registry.blob_size(d) or 0})
+                    return self._created(name, d)
+            # Distribution: a mount that cannot happen becomes an ordinary upload
+        digest_text = request.query.get("digest")
+        session = self.ctx.uploads.start(name)
+        if digest_text is None:
+            return self._progress(name, session, 202)
+        d = parse_digest(digest_text)
+        try:
+            await self.ctx.uploads.append(session, request.content)
+            size = self.ctx.uploads.finish(session, d)
+        except BaseException:
+            self.ctx.uploads.cancel(session)
+            raise
+        self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
+        return self._created(name, d)
+
+    async def status(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        return self._progress(name, session, 204)
+
+    async def patch(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        start, length = _content_range(request)
+        await self.ctx.uploads.append(session, request.content, start, length)
+        return self._progress(name, session, 202)
+
+    async def put(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        digest_text = request.query.get("digest")
+        if not digest_text:
+            raise RegistryError("DIGEST_INVALID", "the digest query parameter is required to complete an upload")
+        d = parse_digest(digest_text)
+        start, length = _content_range(request)
+        try:
+            await self.ctx.uploads.append(session, request.content, start, length)
+        except RegistryError as err:
+            if err.code == "RANGE_INVALID":
+                raise
+            self.ctx.uploads.cancel(session)
+            raise
+        size = self.ctx.uploads.finish(session, d)
+        self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
+        return self._created(name, d)
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        self.ctx.uploads.cancel(session)
+        return web.Response(status=204)
+
+
+def _content_range(request: web.Request) -> tuple[int | None, int | None]:
+    value = request.headers.get("Content-Range")
+    if not value:
+        return None, None
+    m = _CONTENT_RANGE.match(value.strip())
+    if m is None:
+        raise RegistryError("RANGE_INVALID", f"invalid Content-Range {value[:60]!r}", status=416)
+    start, end = int(m.group(1)), int(m.group(2))
+    if end < start:
+        raise RegistryError("RANGE_INVALID", f"invalid Content-Range {value[:60]!r}", status=416)
+    return start, end - start + 1
+
+
+class ReferrersHandler(BaseHandler):
+    async def get(self, request: web.Request) -> web.Response:
+        name = _name(request)
+        subject = parse_digest(request.match_info["digest"])
+        wanted = request.query.get("artifactType")
+        descriptors = []
+        for stored in self.ctx.registry.referrers(name, subject):
+            desc = _referrer_descriptor(stored)
+            if wanted and desc.get("artifactType") != wanted:
+                continue
+            descriptors.append(desc)
+        headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
+        body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
+        return web.json_response(body, headers=headers, content_type=mt.OCI_INDEX)
+
+
+def _referrer_descriptor(stored: StoredManifest) -> dict[str, Any]:
+    import json
+
+    doc = json.loads(stored.raw)
+    desc: dict[str, Any] = {"mediaType": stored.media_type, "digest": str(stored.digest), "size": len(stored.raw)}
+    artifact = doc.get("artifactType")
+    if not artifact and isinstance(doc.get("config"), dict):
+        artifact = doc["config"].get("mediaType")
+    if artifact:
+        desc["artifactType"] = artifact
+    if doc.get("annotations"):
+        desc["annotations"] = doc["annotations"]
+    return desc
+
+
+__all__ = [
+    "Context",
+    "BaseHandler",
+    "CatalogHandler",
+    "TagsHandler",
+    "ManifestsHandler",
+    "BlobsHandler",
+    "UploadsHandler",
+    "ReferrersHandler",
+    "Manifest",
+]

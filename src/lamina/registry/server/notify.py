@@ -1,0 +1,225 @@
+"""Webhook notifications (Distribution's ``notifications.endpoints``), with an on-disk queue.
+
+On push, pull, mount and delete the server publishes an event; each endpoint gets its own
+queue directory of one-file-per-event (written atomically), and a background task POSTs them
+in order as Distribution's envelope (``application/vnd.docker.distribution.events.v1+json``).
+A 2xx or 3xx answer removes the event; anything else is retried, pausing ``backoff`` after
+``threshold`` failures in a row. Events survive a restart: the queue is read back at start.
+Publishing never blocks a request and never fails one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import secrets
+import time
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import InvalidArgument
+
+__all__ = ["RequestInfo", "Notifier", "Endpoint", "notifier_from_config", "ENVELOPE_TYPE"]
+
+ENVELOPE_TYPE = "application/vnd.docker.distribution.events.v1+json"
+log = logging.getLogger("lamina.registry.notify")
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    id: str
+    addr: str
+    host: str
+    method: str
+    useragent: str
+
+
+def parse_duration(value: Any, default: float) -> float:
+    """Go durations as Distribution's config writes them: ``500ms``, ``1s``, ``2m``; or seconds."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    total = 0.0
+    matched = False
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", str(value)):
+        matched = True
+        total += float(number) * {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[unit]
+    if not matched:
+        raise InvalidArgument(f"invalid duration {value!r} in notifications (use e.g. 500ms, 1s)")
+    return total
+
+
+@dataclass
+class Endpoint:
+    name: str
+    url: str
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    timeout: float = 1.0
+    threshold: int = 10
+    backoff: float = 1.0
+    ignored_media_types: frozenset[str] = frozenset()
+    ignored_actions: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, doc: Mapping[str, Any]) -> Endpoint:
+        if not doc.get("name") or not doc.get("url"):
+            raise InvalidArgument("invalid registry configuration: each notification endpoint needs name and url")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", str(doc["name"])):
+            raise InvalidArgument(f"invalid notification endpoint name {doc['name']!r}")
+        ignore = doc.get("ignore") or {}
+        headers = {k: (v if isinstance(v, list) else [v]) for k, v in (doc.get("headers") or {}).items()}
+        return cls(
+            name=str(doc["name"]),
+            url=str(doc["url"]),
+            headers={k: [str(x) for x in v] for k, v in headers.items()},
+            timeout=parse_duration(doc.get("timeout"), 1.0),
+            threshold=int(doc.get("threshold", 10)),
+            backoff=parse_duration(doc.get("backoff"), 1.0),
+            ignored_media_types=frozenset(doc.get("ignoredmediatypes") or []) | frozenset(ignore.get("mediatypes") or []),
+            ignored_actions=frozenset(ignore.get("actions") or []),
+        )
+
+
+class Notifier:
+    def __init__(self, endpoints: list[Endpoint], state_dir: str, source: Mapping[str, str]) -> None:
+        self.endpoints = endpoints
+        self.state_dir = state_dir
+        self.source = dict(source)
+        self._wake: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._seq = 0
+        for endpoint in endpoints:
+            os.makedirs(self._queue(endpoint), exist_ok=True)
+
+    def _queue(self, endpoint: Endpoint) -> str:
+        return os.path.join(self.state_dir, "lamina-notifications", endpoint.name)
+
+    async def start(self) -> None:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession()
+        for endpoint in self.endpoints:
+            self._wake[endpoint.name] = asyncio.Event()
+            self._wake[endpoint.name].set()  # deliver what a previous run left queued
+            self._tasks.append(asyncio.create_task(self._deliver(endpoint)))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+        session = getattr(self, "_session", None)
+        if session is not None:
+            await session.close()
+
+    def publish(
+        self,
+        action: str,
+        *,
+        repository: str,
+        media_type: str,
+        digest: str,
+        size: int,
+        url: str,
+        tag: str | None,
+        request: RequestInfo,
+        actor: str | None,
+    ) -> None:
+        target = {"mediaType": media_type, "size": size, "digest": digest, "length": size, "repository": repository, "url": url}
+        if tag:
+            target["tag"] = tag
+        event = {
+            "id": str(uuidlib.uuid4()),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1_000_000:06d}Z",
+            "action": action,
+            "target": target,
+            "request": {"id": request.id, "addr": request.addr, "host": request.host, "method": request.method, "useragent": request.useragent},
+            "actor": {"name": actor} if actor else {},
+            "source": self.source,
+        }
+        for endpoint in self.endpoints:
+            if action in endpoint.ignored_actions or media_type in endpoint.ignored_media_types:
+                continue
+            try:
+                self._enqueue(endpoint, event)
+            except OSError:
+                log.exception("cannot queue a notification for %s", endpoint.name)
+                continue
+            wake = self._wake.get(endpoint.name)
+            if wake is not None:
+                wake.set()
+
+    def _enqueue(self, endpoint: Endpoint, event: dict) -> None:
+        self._seq += 1
+        name = f"{time.time_ns():020d}-{self._seq:08d}-{secrets.token_hex(4)}.json"
+        queue = self._queue(endpoint)
+        tmp = os.path.join(queue, f".tmp-{name}")
+        with open(tmp, "w") as f:
+            json.dump(event, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(queue, name))
+
+    def pending(self, endpoint: Endpoint) -> list[str]:
+        queue = self._queue(endpoint)
+        return sorted(n for n in os.listdir(queue) if n.endswith(".json") and not n.startswith(".tmp-"))
+
+    async def _deliver(self, endpoint: Endpoint) -> None:
+        import aiohttp
+
+        failures = 0
+        wake = self._wake[endpoint.name]
+        headers = [(k, v) for k, values in endpoint.headers.items() for v in values]
+        headers.append(("Content-Type", ENVELOPE_TYPE))
+        while True:
+            await wake.wait()
+            wake.clear()
+            for name in self.pending(endpoint):
+                path = os.path.join(self._queue(endpoint), name)
+                try:
+                    with open(path) as f:
+                        event = json.load(f)
+                except (OSError, ValueError):
+                    _discard(path)
+                    continue
+                body = json.dumps({"events": [event]}).encode()
+                while True:
+                    try:
+                        timeout = aiohttp.ClientTimeout(total=endpoint.timeout)
+                        async with self._session.post(endpoint.url, data=body, headers=headers, timeout=timeout) as resp:
+                            ok = 200 <= resp.status < 400
+                    except (TimeoutError, aiohttp.ClientError, OSError):
+                        ok = False
+                    if ok:
+                        failures = 0
+                        _discard(path)
+                        break
+                    failures += 1
+                    await asyncio.sleep(endpoint.backoff if failures >= endpoint.threshold else min(0.05 * failures, endpoint.backoff))
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def notifier_from_config(section: Mapping[str, Any] | None, *, state_dir: str, source: Mapping[str, str]) -> Notifier | None:
+    endpoints_doc = (section or {}).get("endpoints") or []
+    if not isinstance(endpoints_doc, list):
+        raise InvalidArgument("invalid registry configuration: notifications.endpoints must be a list")
+    endpoints = [Endpoint.from_config(doc) for doc in endpoints_doc if not doc.get("disabled")]
+    if not endpoints:
+        return None
+    return Notifier(endpoints, state_dir, source)
