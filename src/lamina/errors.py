@@ -20,6 +20,7 @@ __all__ = [
     "Unsupported",
     "StoreCorrupt",
     "RuntimeFailure",
+    "Unauthorized",
 ]
 
 
@@ -57,6 +58,10 @@ class Unsupported(LaminaError):
 
 class StoreCorrupt(LaminaError):
     """The data root holds something inconsistent; `lamina system check` can say more."""
+
+
+class Unauthorized(LaminaError):
+    """A registry refused the credentials (or asked for some)."""
 
 
 class RuntimeFailure(LaminaError):

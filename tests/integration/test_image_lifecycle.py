@@ -197,3 +197,35 @@ def test_bad_inputs_are_one_line_errors(lamina, tmp_path):
         assert res.returncode == 125, (args, res.err)
         assert res.err.startswith("Error: ") and res.err.count("\n") == 1 and "Traceback" not in res.err
     assert lamina.run("system", "check").returncode == 0
+
+
+def test_import_from_url_streams_over_http(lamina, busybox_tar, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(busybox_tar))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{os.path.basename(busybox_tar)}"
+        lamina.run("import", url, "fromurl:v1")
+        assert lamina.run("history", "--format", "{{.Comment}}", "fromurl:v1").out.strip() == f"Imported from {url}"
+        missing = lamina.run("import", url + ".nope", check=False)
+        assert missing.returncode == 125 and "404" in missing.err and "Traceback" not in missing.err
+    finally:
+        server.shutdown()
+    with open(busybox_tar, "rb") as f:
+        lamina.run("import", "-", "fromfile:v1", input=f.read())
+    layers = [lamina.run("inspect", "-f", "{{json .RootFS.Layers}}", name).out for name in ("fromurl:v1", "fromfile:v1")]
+    assert layers[0] == layers[1]
+
+
+def test_history_without_human_units(lamina, busybox_tar):
+    lamina.run("import", busybox_tar, "plain")
+    row = lamina.run("history", "-H=false", "--format", "{{.CreatedSince}}|{{.Size}}", "plain").out.strip()
+    created, size = row.split("|")
+    assert size.isdigit() and int(size) > 1_000_000
+    assert created.endswith("Z") or created[-6] in "+-"
+    assert "T" in created

@@ -7,6 +7,7 @@ from .. import errors as e
 #: docker exits 125 when the engine itself fails; 1 is used for "not found" by inspect etc.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (e.NotFound, 1),
+    (e.Unauthorized, 1),
     (e.InvalidArgument, 125),
     (e.Conflict, 1),
     (e.Unsupported, 125),

@@ -37,6 +37,17 @@ HISTORY_HEADERS = {
 }
 
 
+class _GoBool(click.ParamType):
+    """A boolean flag value written the pflag way too: ``-H=false`` (click hands us "=false")."""
+
+    name = "boolean"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, bool):
+            return value
+        return click.BOOL.convert(str(value).removeprefix("="), param, ctx)
+
+
 @click.group("image")
 def image_group() -> None:
     """Manage images."""
@@ -204,7 +215,7 @@ def _history_rows(entries: list[HistoryEntry], human: bool, no_trunc: bool) -> l
 
 @click.command("history")
 @click.argument("name")
-@click.option("-H", "--human", type=click.BOOL, default=True, show_default=True, help="Print sizes and dates in human readable format")
+@click.option("-H", "--human", type=_GoBool(), default=True, show_default=True, help="Print sizes and dates in human readable format")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
 @click.option("--format", "fmt", default=None, help="Format output using a custom template")

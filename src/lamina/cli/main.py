@@ -52,9 +52,10 @@ def cli(ctx: click.Context, data_root: str, storage_driver: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from . import image, registry, system, transfer
+    from . import image, login, registry, system, transfer
 
     image.register(cli)
+    login.register(cli)
     registry.register(cli)
     transfer.register(cli, image.image_group)
     system.register(cli)

@@ -1,0 +1,1 @@
+"""The registry client side: credentials and the auth challenge dance (pull/push come later)."""

@@ -1,0 +1,40 @@
+"""Throwaway keys, certificates and htpasswd files for auth tests."""
+
+from __future__ import annotations
+
+import datetime
+
+import bcrypt
+
+
+def write_htpasswd(path: str, users: dict[str, str]) -> None:
+    with open(path, "w") as f:
+        for user, password in users.items():
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
+            f.write(f"{user}:{hashed}\n")
+
+
+def write_signing_pair(key_path: str, cert_path: str, common_name: str = "lamina-token") -> None:
+    """An EC P-256 key and a self-signed certificate for it (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))

@@ -1,0 +1,115 @@
+"""Registries as subprocesses for interop tests and benchmarks: lamina's and the CNCF one.
+
+Each listens on a free loopback port with its own storage root and is stopped (and waited
+for) on exit, so no test leaves a server behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cncf_binary() -> str | None:
+    return shutil.which("docker-registry") or shutil.which("registry")
+
+
+@dataclass
+class RegistryProcess:
+    """``kind`` is "lamina" or "cncf"; ``config`` is extra YAML merged into the default."""
+
+    root: str
+    kind: str = "lamina"
+    config: dict = field(default_factory=dict)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def _config_file(self) -> str:
+        doc = {
+            "version": 0.1,
+            "http": {"addr": self.host},
+            "storage": {"filesystem": {"rootdirectory": os.path.join(self.root, "data")}, "delete": {"enabled": True}},
+            "log": {"level": "error", "accesslog": {"disabled": True}},
+        }
+        for key, value in self.config.items():
+            if isinstance(value, dict) and isinstance(doc.get(key), dict):
+                doc[key] = {**doc[key], **value}
+            else:
+                doc[key] = value
+        path = os.path.join(self.root, f"{self.kind}-config.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f)
+        return path
+
+    def start(self, timeout: float = 30.0) -> RegistryProcess:
+        os.makedirs(self.root, exist_ok=True)
+        self.port = self.port or free_port()
+        config = self._config_file()
+        if self.kind == "lamina":
+            argv = [sys.executable, "-m", "lamina", "registry", "serve", config]
+        else:
+            binary = cncf_binary()
+            if binary is None:
+                raise RuntimeError("the CNCF registry is not installed (apt-get install docker-registry)")
+            argv = [binary, "serve", config]
+        log = open(os.path.join(self.root, f"{self.kind}.log"), "wb")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} registry exited: {self.log_tail()}")
+            try:
+                urllib.request.urlopen(f"{self.url}/v2/", timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401 with auth on: it is up
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.kind} registry did not start: {self.log_tail()}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            with open(os.path.join(self.root, f"{self.kind}.log"), "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> RegistryProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
