@@ -1,0 +1,111 @@
+"""Issue 3's throughput benchmark: blob GET throughput and manifest GET requests/s at 16
+concurrent clients on loopback, lamina's registry vs the CNCF registry, with each server's
+peak memory (VmHWM) afterwards. The load generator is ApacheBench (``ab``, apache2-utils),
+the same native client for both servers.
+
+    python3 bench/registry_throughput.py [--blob-mb 64] [--requests 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import httpx
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+from lamina.testing.registries import RegistryProcess  # noqa: E402
+
+MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def push_content(url: str, blob: bytes) -> tuple[str, str]:
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for data, d in ((blob, digest), (config, config_digest)):
+            # POST then PUT with the body: the form every registry accepts (2.8 ignores ?digest on POST)
+            start = client.post("/v2/bench/blob/blobs/uploads/")
+            start.raise_for_status()
+            location = start.headers["Location"]
+            sep = "&" if "?" in location else "?"
+            done = client.put(f"{location}{sep}digest={d}", content=data)
+            if done.status_code != 201:
+                sys.exit(f"blob push to {url} failed: {done.status_code} {done.text}")
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": digest, "size": len(blob)}],
+        }
+        r = client.put("/v2/bench/blob/manifests/v1", content=json.dumps(manifest), headers={"Content-Type": MANIFEST})
+        if r.status_code != 201:
+            sys.exit(f"manifest push to {url} failed: {r.status_code} {r.text}")
+    return f"{url}/v2/bench/blob/blobs/{digest}", f"{url}/v2/bench/blob/manifests/v1"
+
+
+def ab(url: str, requests: int, concurrency: int = 16, accept: str | None = None) -> dict[str, float]:
+    argv = ["ab", "-k", "-q", "-n", str(requests), "-c", str(concurrency)]
+    if accept:
+        argv += ["-H", f"Accept: {accept}"]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        sys.exit(f"ab failed: {out.stderr}")
+    rps = float(re.search(r"Requests per second:\s+([\d.]+)", out.stdout).group(1))
+    rate = float(re.search(r"Transfer rate:\s+([\d.]+)", out.stdout).group(1))  # KB/s
+    failed = int(re.search(r"Failed requests:\s+(\d+)", out.stdout).group(1))
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out.stdout)
+    return {"rps": rps, "mbps": rate / 1024, "failed": failed + (int(non2xx.group(1)) if non2xx else 0)}
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--blob-mb", type=int, default=64)
+    parser.add_argument("--blob-requests", type=int, default=160)
+    parser.add_argument("--requests", type=int, default=5000)
+    args = parser.parse_args()
+    for tool in ("ab", "docker-registry"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed (./install.sh)")
+    blob = os.urandom(args.blob_mb << 20)
+    base = tempfile.mkdtemp(prefix="lamina-bench-tp-", dir="/var/tmp")
+    try:
+        with RegistryProcess(os.path.join(base, "l")) as ours, RegistryProcess(os.path.join(base, "c"), kind="cncf") as theirs:
+            results = {}
+            for label, reg in (("lamina", ours), ("cncf", theirs)):
+                blob_url, manifest_url = push_content(reg.url, blob)
+                ab(manifest_url, 200, accept=MANIFEST)  # warm up
+                results[label] = {
+                    "blob": ab(blob_url, args.blob_requests),
+                    "manifest": ab(manifest_url, args.requests, accept=MANIFEST),
+                    "rss": peak_rss_mb(reg.proc.pid),
+                }
+            l, c = results["lamina"], results["cncf"]
+            print(f"blob GET ({args.blob_mb} MB, 16 clients)   lamina {l['blob']['mbps']:8.1f} MB/s   cncf {c['blob']['mbps']:8.1f} MB/s   ratio {l['blob']['mbps'] / c['blob']['mbps']:5.2f} (>1: lamina faster)")
+            print(f"manifest GET (16 clients)       lamina {l['manifest']['rps']:8.0f} req/s  cncf {c['manifest']['rps']:8.0f} req/s  ratio {l['manifest']['rps'] / c['manifest']['rps']:5.2f} (>1: lamina faster)")
+            print(f"peak RSS after the runs         lamina {l['rss']:8.1f} MB     cncf {c['rss']:8.1f} MB")
+            failures = {k: (v["blob"]["failed"], v["manifest"]["failed"]) for k, v in results.items()}
+            print(f"failed requests (blob, manifest): {failures}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
