@@ -330,7 +330,8 @@ def apply_layer(
     extractor = _Extractor(dest, whiteouts, same_owner)
     try:
         try:
-            with tarfile.open(fileobj=buffered, mode="r|", bufsize=_CHUNK) as tf:
+            # tarfile copies its whole buffer on every small read: keep that buffer small
+            with tarfile.open(fileobj=buffered, mode="r|", bufsize=16 * 1024) as tf:
                 for member in tf:
                     if member.isdir():
                         extractor.remember_directory(member)
