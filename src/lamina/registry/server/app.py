@@ -174,6 +174,18 @@ def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes
     for route in extra_routes or []:
         app.router.add_route(route.method, route.path, route.handler)
     app[CONTEXT] = ctx
+    if notifier is not None and notifier.webhooks:
+        from .notify import CALLBACK_PATH
+
+        async def webhook_callback(request: web.Request) -> web.Response:
+            try:
+                report = await request.json()
+            except ValueError:
+                return web.json_response({"error": "body must be JSON with a state"}, status=400)
+            known = await notifier.callback(request.match_info["chain"], report if isinstance(report, dict) else {})
+            return web.json_response({}, status=200 if known else 404)
+
+        app.router.add_post(CALLBACK_PATH, webhook_callback)
     if notifier is not None:
 
         async def start_notifier(_app: web.Application) -> None:

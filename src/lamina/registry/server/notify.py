@@ -24,7 +24,10 @@ from typing import Any
 
 from ...errors import InvalidArgument
 
-__all__ = ["RequestInfo", "Notifier", "Endpoint", "notifier_from_config", "ENVELOPE_TYPE"]
+__all__ = ["RequestInfo", "Notifier", "Endpoint", "Webhook", "notifier_from_config", "ENVELOPE_TYPE", "CALLBACK_PATH"]
+
+#: where a webhook chain's services report back (seed 002: "make a callback POST … with a state")
+CALLBACK_PATH = "/_lamina/webhooks/callback/{chain}"
 
 ENVELOPE_TYPE = "application/vnd.docker.distribution.events.v1+json"
 log = logging.getLogger("lamina.registry.notify")
@@ -86,9 +89,30 @@ class Endpoint:
         )
 
 
+@dataclass
+class Webhook:
+    """Docker Hub's webhooks (seed 002): on an image push, POST a JSON payload to the first URL
+    of the chain; each service calls back with ``{"state": "success"|"failure"|"error"}`` and
+    only ``success`` moves the chain on to its next URL."""
+
+    name: str
+    urls: list[str]
+    repository: str = "*"
+
+    @classmethod
+    def from_config(cls, doc: Mapping[str, Any]) -> Webhook:
+        urls = doc.get("urls") or ([doc["url"]] if doc.get("url") else [])
+        if not doc.get("name") or not urls:
+            raise InvalidArgument("invalid registry configuration: each webhook needs name and urls")
+        return cls(str(doc["name"]), [str(u) for u in urls], str(doc.get("repository", "*")))
+
+
 class Notifier:
-    def __init__(self, endpoints: list[Endpoint], state_dir: str, source: Mapping[str, str]) -> None:
+    def __init__(
+        self, endpoints: list[Endpoint], state_dir: str, source: Mapping[str, str], webhooks: list[Webhook] | None = None
+    ) -> None:
         self.endpoints = endpoints
+        self.webhooks = webhooks or []
         self.state_dir = state_dir
         self.source = dict(source)
         self._wake: dict[str, asyncio.Event] = {}
@@ -96,6 +120,9 @@ class Notifier:
         self._seq = 0
         for endpoint in endpoints:
             os.makedirs(self._queue(endpoint), exist_ok=True)
+        self._chains_dir = os.path.join(self.state_dir, "lamina-notifications", "_webhook-chains")
+        if self.webhooks:
+            os.makedirs(self._chains_dir, exist_ok=True)
 
     def _queue(self, endpoint: Endpoint) -> str:
         return os.path.join(self.state_dir, "lamina-notifications", endpoint.name)
@@ -110,9 +137,10 @@ class Notifier:
             self._tasks.append(asyncio.create_task(self._deliver(endpoint)))
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             try:
                 await task
             except asyncio.CancelledError:
@@ -147,6 +175,8 @@ class Notifier:
             "actor": {"name": actor} if actor else {},
             "source": self.source,
         }
+        if action == "push" and tag and self.webhooks:
+            self._start_chains(repository, tag, digest, actor, request)
         for endpoint in self.endpoints:
             if action in endpoint.ignored_actions or media_type in endpoint.ignored_media_types:
                 continue
@@ -208,6 +238,91 @@ class Notifier:
                     await asyncio.sleep(endpoint.backoff if failures >= endpoint.threshold else min(0.05 * failures, endpoint.backoff))
 
 
+    # webhook chains --------------------------------------------------------------------
+    def _start_chains(self, repository: str, tag: str, digest: str, actor: str | None, request: RequestInfo) -> None:
+        import fnmatch
+
+        namespace, _, name = repository.rpartition("/")
+        payload = {
+            "push_data": {"images": [digest], "pushed_at": time.time(), "pusher": actor or "", "tag": tag},
+            "repository": {
+                "name": name,
+                "namespace": namespace,
+                "owner": namespace,
+                "repo_name": repository,
+                "repo_url": f"http://{request.host}/v2/{repository}/tags/list",
+                "status": "Active",
+                "is_private": True,
+                "date_created": None,
+            },
+        }
+        for hook in self.webhooks:
+            if not fnmatch.fnmatchcase(repository, hook.repository):
+                continue
+            chain = secrets.token_hex(16)
+            state = {"webhook": hook.name, "step": 0, "payload": payload, "base": f"http://{request.host}"}
+            self._save_chain(chain, state)
+            self._spawn(self._call_step(chain, state))
+
+    def _spawn(self, coro) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()
+            return
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    def _save_chain(self, chain: str, state: dict) -> None:
+        tmp = os.path.join(self._chains_dir, f".tmp-{chain}")
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, os.path.join(self._chains_dir, f"{chain}.json"))
+
+    def _load_chain(self, chain: str) -> dict | None:
+        if not re.fullmatch(r"[0-9a-f]{32}", chain):
+            return None
+        try:
+            with open(os.path.join(self._chains_dir, f"{chain}.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    async def _call_step(self, chain: str, state: dict) -> None:
+        import aiohttp
+
+        hook = next((h for h in self.webhooks if h.name == state["webhook"]), None)
+        if hook is None or state["step"] >= len(hook.urls):
+            _discard(os.path.join(self._chains_dir, f"{chain}.json"))
+            return
+        body = {"callback_url": state["base"] + CALLBACK_PATH.format(chain=chain), **state["payload"]}
+        for attempt in range(5):
+            try:
+                async with self._session.post(hook.urls[state["step"]], json=body, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                    if 200 <= resp.status < 400:
+                        return
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                pass
+            await asyncio.sleep(0.2 * 2**attempt)
+        log.warning("webhook %s: %s did not accept the payload; chain stopped", hook.name, hook.urls[state["step"]])
+        _discard(os.path.join(self._chains_dir, f"{chain}.json"))
+
+    async def callback(self, chain: str, report: Mapping[str, Any]) -> bool:
+        """A chain service reported back; only ``success`` calls the next URL. False if unknown."""
+        state = self._load_chain(chain)
+        if state is None:
+            return False
+        path = os.path.join(self._chains_dir, f"{chain}.json")
+        if report.get("state") != "success":
+            log.info("webhook %s stopped at step %d: state %r", state["webhook"], state["step"], report.get("state"))
+            _discard(path)
+            return True
+        state["step"] += 1
+        self._save_chain(chain, state)
+        self._spawn(self._call_step(chain, state))
+        return True
+
+
 def _discard(path: str) -> None:
     try:
         os.unlink(path)
@@ -220,6 +335,7 @@ def notifier_from_config(section: Mapping[str, Any] | None, *, state_dir: str, s
     if not isinstance(endpoints_doc, list):
         raise InvalidArgument("invalid registry configuration: notifications.endpoints must be a list")
     endpoints = [Endpoint.from_config(doc) for doc in endpoints_doc if not doc.get("disabled")]
-    if not endpoints:
+    webhooks = [Webhook.from_config(doc) for doc in (section or {}).get("webhooks") or []]
+    if not endpoints and not webhooks:
         return None
-    return Notifier(endpoints, state_dir, source)
+    return Notifier(endpoints, state_dir, source, webhooks)
