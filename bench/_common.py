@@ -36,6 +36,17 @@ def compare(name: str, runs: int, lamina: Callable[[], object], peer: Callable[[
     return a, b
 
 
+def ensure_bytecode() -> None:
+    """Compile lamina's modules, as an install does (install.sh runs compileall): with
+    PYTHONDONTWRITEBYTECODE set, an edited module would otherwise be compiled on every start
+    and the latency figures would measure the compiler."""
+    import compileall
+
+    import lamina
+
+    compileall.compile_dir(os.path.dirname(lamina.__file__), quiet=1)
+
+
 def run(*args: str, env: dict | None = None, input: bytes | None = None) -> bytes:
     proc = subprocess.run(args, env=env, input=input, capture_output=True)
     if proc.returncode != 0:

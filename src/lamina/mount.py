@@ -7,16 +7,29 @@ can carry the same values.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import os
 from dataclasses import dataclass, field
 
 from .errors import RuntimeFailure
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+@functools.cache
+def _libc():
+    """libc through ctypes, loaded on the first mount: most commands never mount, and loading
+    ctypes costs every command start (``find_library`` would even run ldconfig)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return libc
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
 
 MS_RDONLY = 1
 MS_BIND = 4096
@@ -49,12 +62,12 @@ class Mount:
         try:
             if chdir:
                 os.chdir(chdir)
-            rc = _libc.mount(
+            rc = _libc().mount(
                 self.source.encode(), target.encode(), self.type.encode(), self.flags(),
                 self.data().encode() or None,
             )
             if rc != 0:
-                err = ctypes.get_errno()
+                err = _errno()
                 raise RuntimeFailure(
                     f"mount {self.type} on {target} failed: {os.strerror(err)}"
                 )
@@ -64,8 +77,8 @@ class Mount:
 
 
 def unmount(target: str, detach: bool = False) -> None:
-    if _libc.umount2(target.encode(), MNT_DETACH if detach else 0) != 0:
-        err = ctypes.get_errno()
+    if _libc().umount2(target.encode(), MNT_DETACH if detach else 0) != 0:
+        err = _errno()
         if err in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
             return
         raise RuntimeFailure(f"unmount {target} failed: {os.strerror(err)}")

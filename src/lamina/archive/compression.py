@@ -13,14 +13,9 @@ zeros is refused rather than filling the disk.
 
 from __future__ import annotations
 
-import bz2
 import io
-import lzma
 from dataclasses import dataclass
 from typing import BinaryIO
-
-import zstandard
-from isal import igzip, igzip_threaded
 
 from ..errors import UnsafeArchive, Unsupported
 
@@ -97,7 +92,7 @@ class BombGuard(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._inner.read(len(buffer))
-        except (OSError, EOFError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        except _stream_errors() as exc:
             raise UnsafeArchive(f"corrupt {self._kind} stream: {exc}") from None
         n = len(data)
         buffer[:n] = data
@@ -131,6 +126,16 @@ class BombGuard(io.RawIOBase):
             self._inner.close()
         finally:
             super().close()
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    # the codecs are imported when a stream is opened, not at start-up: listing images or
+    # inspecting one should not pay for loading isal, zstd, bz2 and lzma
+    import lzma
+
+    import zstandard
+
+    return (OSError, EOFError, zstandard.ZstdError, lzma.LZMAError)
 
 
 def _peek(raw: BinaryIO) -> tuple[bytes, BinaryIO]:
@@ -173,12 +178,20 @@ def open_decompressed(
     source = _CountingReader(raw)
     counted = io.BufferedReader(source, buffer_size=1 << 20)
     if kind == "gzip":
+        from isal import igzip_threaded
+
         inner = igzip_threaded.open(counted, "rb", threads=1, block_size=1 << 20)
     elif kind == "zstd":
+        import zstandard
+
         inner = zstandard.ZstdDecompressor().stream_reader(counted, read_across_frames=True)
     elif kind == "bzip2":
+        import bz2
+
         inner = bz2.BZ2File(counted, "rb")
     elif kind == "xz":
+        import lzma
+
         inner = lzma.LZMAFile(counted, "rb")
     else:
         raise Unsupported(f"unsupported compression {kind!r}")
@@ -188,10 +201,14 @@ def open_decompressed(
 def compressor(out: BinaryIO, kind: str, level: int | None = None) -> BinaryIO:
     """A writer that compresses into ``out``; closing it finishes the stream but not ``out``."""
     if kind == "gzip":
+        from isal import igzip
+
         return igzip.IGzipFile(
             fileobj=out, mode="wb", compresslevel=1 if level is None else level, mtime=0
         )
     if kind == "zstd":
+        import zstandard
+
         cctx = zstandard.ZstdCompressor(level=3 if level is None else level)
         return cctx.stream_writer(out, closefd=False)
     if kind == "none":

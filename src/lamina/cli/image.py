@@ -13,6 +13,7 @@ from ..format.template import compile_template
 from ..format.units import created_since, format_time_created_at, human_size, parse_time
 from ..image.service import HistoryEntry, ImageSummary, inspect_json
 from .context import engine
+from .lazy import LazyGroup
 
 IMAGE_HEADERS = {
     "Repository": "REPOSITORY",
@@ -48,7 +49,7 @@ class _GoBool(click.ParamType):
         return click.BOOL.convert(str(value).removeprefix("="), param, ctx)
 
 
-@click.group("image")
+@click.group("image", cls=LazyGroup, lazy={"save": "lamina.cli.transfer:save_cmd", "load": "lamina.cli.transfer:load_cmd"})
 def image_group() -> None:
     """Manage images."""
 
@@ -295,15 +296,4 @@ image_group.add_command(rm_cmd, "remove")
 image_group.add_command(rm_cmd, "rmi")
 
 
-def register(cli: click.Group) -> None:
-    """Add ``image`` and docker's top-level aliases to the root group."""
-    cli.add_command(image_group)
-    cli.add_command(ls_cmd, "images")
-    cli.add_command(rm_cmd, "rmi")
-    cli.add_command(history_cmd, "history")
-    cli.add_command(tag_cmd, "tag")
-    cli.add_command(import_cmd, "import")
-    cli.add_command(inspect_cmd, "inspect")
-
-
-__all__ = ["image_group", "register"]
+__all__ = ["image_group"]

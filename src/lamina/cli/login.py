@@ -43,8 +43,3 @@ def logout_cmd(server):
         click.echo(f"Removing login credentials for {server}")
     else:
         click.echo(f"Not logged in to {server}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(login_cmd)
-    cli.add_command(logout_cmd)

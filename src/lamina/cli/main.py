@@ -9,9 +9,28 @@ import click
 from .. import __version__
 from ..errors import LaminaError
 from .errors import USAGE_EXIT, exit_code_for
+from .lazy import LazyGroup
+
+#: top-level commands (docker's aliases included), imported when run
+COMMANDS = {
+    "image": "lamina.cli.image:image_group",
+    "images": "lamina.cli.image:ls_cmd",
+    "rmi": "lamina.cli.image:rm_cmd",
+    "history": "lamina.cli.image:history_cmd",
+    "tag": "lamina.cli.image:tag_cmd",
+    "import": "lamina.cli.image:import_cmd",
+    "inspect": "lamina.cli.image:inspect_cmd",
+    "save": "lamina.cli.transfer:save_cmd",
+    "load": "lamina.cli.transfer:load_cmd",
+    "login": "lamina.cli.login:login_cmd",
+    "logout": "lamina.cli.login:logout_cmd",
+    "registry": "lamina.cli.registry:registry_group",
+    "system": "lamina.cli.system:system_group",
+    "info": "lamina.cli.system:info_cmd",
+}
 
 
-class LaminaGroup(click.Group):
+class LaminaGroup(LazyGroup):
     """A click group that turns LaminaError into one line on stderr and docker's exit codes."""
 
     def invoke(self, ctx: click.Context):
@@ -28,7 +47,7 @@ class LaminaGroup(click.Group):
             ctx.exit(0)
 
 
-@click.group(cls=LaminaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LaminaGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-v", "--version", prog_name="lamina")
 @click.option(
     "--data-root",
@@ -49,19 +68,6 @@ class LaminaGroup(click.Group):
 def cli(ctx: click.Context, data_root: str, storage_driver: str | None) -> None:
     """lamina: images, layers, containers, builds and registries."""
     ctx.obj = {"data_root": data_root, "storage_driver": storage_driver}
-
-
-def _register_commands() -> None:
-    from . import image, login, registry, system, transfer
-
-    image.register(cli)
-    login.register(cli)
-    registry.register(cli)
-    transfer.register(cli, image.image_group)
-    system.register(cli)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

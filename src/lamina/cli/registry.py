@@ -79,7 +79,3 @@ def gc_cmd(config_path, root, dry_run, delete_untagged):
         f"\n{report.marked} blobs marked, {len(report.swept)} blobs and {len(report.manifests_deleted)} manifests "
         f"{verb} deleted, {report.skipped_recent} recent blobs kept"
     )
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(registry_group)

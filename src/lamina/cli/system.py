@@ -146,8 +146,3 @@ def info_cmd(ctx, fmt):
 
 for _cmd in (df_cmd, check_cmd, info_cmd):
     system_group.add_command(_cmd)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(system_group)
-    cli.add_command(info_cmd, "info")

@@ -64,9 +64,3 @@ def load_cmd(ctx, input_path, quiet):
     for image in loaded:
         for line in image.lines():
             click.echo(line)
-
-
-def register(cli: click.Group, image_group: click.Group) -> None:
-    for cmd in (save_cmd, load_cmd):
-        image_group.add_command(cmd)
-        cli.add_command(cmd)

@@ -14,13 +14,10 @@ attribute. Errors at parse or execution time raise InvalidArgument with Go's wor
 
 from __future__ import annotations
 
-import html
 import json
 import re
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from decimal import Decimal
 from typing import Any
 
 from ..errors import InvalidArgument
@@ -437,6 +434,8 @@ def _go_float(value: float) -> str:
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal
+
     exact = Decimal(repr(value))
     exponent = exact.adjusted()
     if -4 <= exponent < 21:
@@ -662,6 +661,18 @@ def _js(*args: Any) -> str:
     return json.dumps(text)[1:-1].replace("'", "\\'").replace("<", "\\u003C").replace(">", "\\u003E")
 
 
+def _html_escape(text: str) -> str:
+    import html  # rare in templates; not worth loading at every start
+
+    return html.escape(text).replace("&#x27;", "&#39;")
+
+
+def _url_query(text: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote_plus(text)
+
+
 BUILTINS: dict[str, Callable[..., Any]] = {
     "and": _and,
     "or": _or,
@@ -678,9 +689,9 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "le": _compare(lambda a, b: a <= b, "le"),
     "gt": _compare(lambda a, b: a > b, "gt"),
     "ge": _compare(lambda a, b: a >= b, "ge"),
-    "html": lambda *a: html.escape(_print(*a)).replace("&#x27;", "&#39;"),
+    "html": lambda *a: _html_escape(_print(*a)),
     "js": _js,
-    "urlquery": lambda *a: urllib.parse.quote_plus(_print(*a)),
+    "urlquery": lambda *a: _url_query(_print(*a)),
     "call": lambda fn, *a: fn(*a),
     # docker's additions (cli/templates/templates.go)
     "json": _json,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 from ..errors import RuntimeFailure
 from ..mount import Mount
@@ -34,6 +33,8 @@ class VfsDriver:
         if parent is None:
             os.mkdir(target, 0o755)
         else:
+            import subprocess  # only when a layer is copied: keep command start-up lean
+
             proc = subprocess.run(
                 ["cp", "-a", "--reflink=auto", self._dir(parent), target],
                 capture_output=True,
