@@ -1,7 +1,8 @@
 import io
 import tarfile
 
-from lamina.archive.tarsplit import TarSplitRecorder, assemble, normalize_name, tar_size
+from lamina.archive.apply import apply_layer
+from lamina.archive.tarsplit import assemble, normalize_name, tar_size
 
 
 def _tar(entries, fmt=tarfile.PAX_FORMAT):
@@ -23,13 +24,9 @@ def _tar(entries, fmt=tarfile.PAX_FORMAT):
 
 def _record_and_rebuild(raw, tmp_path, fmt_reader=None):
     split = io.BytesIO()
-    rec = TarSplitRecorder(io.BytesIO(raw), split)
-    with tarfile.open(fileobj=rec, mode="r|") as tf:
-        tf.extractall(tmp_path, filter="fully_trusted")
-    while rec.read(1 << 16):
-        pass
-    rec.finish()
-    split.seek(0)
+    applied = apply_layer(io.BytesIO(raw), str(tmp_path), whiteouts="delete", same_owner=False, record=split)
+    assert applied.tar_size == len(raw)
+    split = io.BytesIO(split.getvalue())
     out = io.BytesIO()
     assemble(split, str(tmp_path), out)
     split.seek(0)

@@ -29,6 +29,7 @@ from ..digest import Digest
 from ..errors import InvalidArgument, UnsafeArchive
 from .compression import Limits
 from .safepath import clean_member_name, open_dir_beneath
+from .tarstream import TarStream
 
 __all__ = ["AppliedLayer", "apply_layer", "WHITEOUT_PREFIX", "OPAQUE_MARKER"]
 
@@ -127,7 +128,7 @@ class _Extractor:
             os.unlink(leaf, dir_fd=pfd)
 
     # entries ---------------------------------------------------------------------------
-    def add(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def add(self, tf: TarStream, member: tarfile.TarInfo) -> None:
         rel = clean_member_name(member.name)
         if not rel:
             if member.isdir():
@@ -155,7 +156,7 @@ class _Extractor:
             os.mkdir(leaf, 0o700, dir_fd=pfd)
 
     def _non_directory(
-        self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, leaf: str, rel: str
+        self, tf: TarStream, m: tarfile.TarInfo, pfd: int, leaf: str, rel: str
     ) -> None:
         if m.isreg():
             self._regular(tf, m, pfd, leaf)
@@ -174,14 +175,13 @@ class _Extractor:
             raise InvalidArgument(f"layer entry {m.name!r} has unsupported tar type {m.type!r}")
         self._attributes_by_name(pfd, leaf, m)
 
-    def _regular(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, leaf: str) -> None:
+    def _regular(self, tf: TarStream, m: tarfile.TarInfo, pfd: int, leaf: str) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(leaf, flags, 0o600, dir_fd=pfd)
         try:
-            src = tf.extractfile(m)
             left = m.size
             while left:
-                chunk = src.read(min(_CHUNK, left))
+                chunk = tf.read(min(_CHUNK, left))
                 if not chunk:
                     raise InvalidArgument(f"layer tar is truncated inside {m.name!r}")
                 _write_all(fd, chunk)
@@ -318,8 +318,11 @@ def apply_layer(
     whiteouts: str = "overlay",
     limits: Limits | None = None,
     same_owner: bool = True,
+    record: BinaryIO | None = None,
 ) -> AppliedLayer:
     """Extract the uncompressed tar ``stream`` into ``dest`` and return its DiffID and sizes.
+
+    With ``record``, the layer's tar-split (:mod:`.tarsplit`) is written there on the way.
 
     Raises UnsafeArchive for entries that would escape ``dest`` and InvalidArgument for a
     malformed tar; ``dest`` may then hold a partial layer, which the caller discards.
@@ -327,27 +330,17 @@ def apply_layer(
     limits = limits or Limits()
     hashing = _HashingReader(stream, limits.max_uncompressed)
     buffered = io.BufferedReader(hashing, buffer_size=_CHUNK)
+    tar = TarStream(buffered, record)
     extractor = _Extractor(dest, whiteouts, same_owner)
     try:
-        try:
-            # tarfile copies its whole buffer on every small read: keep that buffer small
-            with tarfile.open(fileobj=buffered, mode="r|", bufsize=16 * 1024) as tf:
-                for member in tf:
-                    if member.isdir():
-                        extractor.remember_directory(member)
-                    extractor.add(tf, member)
-        except tarfile.ReadError as exc:
-            if hashing.count == 0:
-                # docker accepts an empty layer stream as an empty layer
-                pass
-            else:
-                raise InvalidArgument(f"layer is not a valid tar archive: {exc}") from None
-        except (tarfile.TarError, EOFError) as exc:
-            raise InvalidArgument(f"layer is not a valid tar archive: {exc}") from None
+        for member in tar:
+            if member.isdir():
+                extractor.remember_directory(member)
+            extractor.add(tar, member)
         extractor.finish_directories()
+        # the trailer's padding counts towards the DiffID (and the record): read to the end
+        tar.finish()
     finally:
         extractor.close()
-    # the trailer's padding counts towards the DiffID: hash to the very end
-    while buffered.read(_CHUNK):
-        pass
+        tar.close()
     return AppliedLayer(hashing.digest(), hashing.count, extractor.content_bytes)

@@ -49,10 +49,13 @@ def _openat2(dir_fd: int, path: str, flags: int) -> int:
 def _probe_openat2() -> bool:
     if _SYS_OPENAT2 is None:
         return False
+    root = os.open("/", _DIR_FLAGS)
     try:
-        os.close(_openat2(os.open("/", _DIR_FLAGS), ".", _DIR_FLAGS))
+        os.close(_openat2(root, ".", _DIR_FLAGS))
     except OSError:
         return False
+    finally:
+        os.close(root)
     return True
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..archive.compression import Limits
-from ..archive.tarsplit import TarSplitRecorder
 from ..digest import Digest
 from ..errors import DigestMismatch, InvalidArgument, NotFound, StoreCorrupt
 from ..graphdriver.base import DriverChoice, GraphDriver, make_driver, select_driver
@@ -124,11 +123,9 @@ class Store:
         try:
             diff_dir = self.driver.create(cache_id, parent.cache_id if parent else None)
             with open(os.path.join(tmp, TAR_SPLIT), "wb") as split:
-                recorder = TarSplitRecorder(tar_stream, split)
                 applied = apply_layer(
-                    recorder, diff_dir, whiteouts=self.driver.whiteouts, limits=self.limits
+                    tar_stream, diff_dir, whiteouts=self.driver.whiteouts, limits=self.limits, record=split
                 )
-                recorder.finish()
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
                 raise DigestMismatch(
                     f"layer content does not match its DiffID: expected {expected_diff_id}, "
