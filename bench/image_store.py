@@ -4,10 +4,11 @@
 * save and load of that image
 * `images` and `inspect` latency with 200 images in the store
 
-Both stores sit on the same filesystem (/var/tmp); runs alternate; medians and the ratio
-(lamina / docker, below 1 means lamina is faster) are printed.
+Both stores sit on the same filesystem: a fresh ext4 on a RAM-backed loop device (see
+``_common.ScratchExt4`` for why; ``--on-disk`` uses /var/tmp instead). Runs alternate; medians
+and the ratio (lamina / docker, below 1 means lamina is faster) are printed.
 
-    python3 bench/image_store.py [--runs N]
+    python3 bench/image_store.py [--runs N] [--on-disk]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from _common import compare, debootstrap_tar, ensure_bytecode, run  # noqa: E402
+from _common import ScratchExt4, compare, debootstrap_tar, ensure_bytecode, run  # noqa: E402
 
 from lamina.testing.dockerd import Dockerd  # noqa: E402
 
@@ -62,19 +63,29 @@ def many_images_archive(path: str, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--on-disk", action="store_true", help="run on /var/tmp, not a fresh RAM-backed ext4")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (dockerd and overlay mounts)")
     rootfs = debootstrap_tar()
     ensure_bytecode()
-    base = tempfile.mkdtemp(prefix="lamina-bench-", dir="/var/tmp")
+    if args.on_disk:
+        bench(tempfile.mkdtemp(prefix="lamina-bench-", dir="/var/tmp"), rootfs, args.runs)
+        return
+    with ScratchExt4(6 << 10) as scratch:
+        print(f"filesystem: a fresh ext4 on a RAM-backed loop device ({scratch})")
+        bench(os.path.join(scratch, "work"), rootfs, args.runs)
+
+
+def bench(base: str, rootfs: str, runs: int) -> None:
+    os.makedirs(base, exist_ok=True)
     lroot = os.path.join(base, "lamina")
     lamina = [sys.executable, "-m", "lamina", "--data-root", lroot]
     daemon = Dockerd(os.path.join(base, "docker"))
     daemon.start()
     env = daemon.env()
     try:
-        print(f"rootfs tar: {os.path.getsize(rootfs) >> 20} MB; runs: {args.runs}")
+        print(f"rootfs tar: {os.path.getsize(rootfs) >> 20} MB; runs: {runs}")
 
         def reset_import() -> None:
             run(*lamina, "image", "prune", "-a", "-f")
@@ -85,7 +96,7 @@ def main() -> None:
 
         compare(
             "import ~150 MB rootfs",
-            args.runs,
+            runs,
             lambda: run(*lamina, "import", rootfs, "bench/rootfs"),
             lambda: run("docker", "import", rootfs, "bench/rootfs", env=env),
             "docker",
@@ -96,7 +107,7 @@ def main() -> None:
         lsave, dsave = os.path.join(base, "l.tar"), os.path.join(base, "d.tar")
         compare(
             "save",
-            args.runs,
+            runs,
             lambda: run(*lamina, "save", "-o", lsave, "bench/rootfs"),
             lambda: run("docker", "save", "-o", dsave, "bench/rootfs", env=env),
             "docker",
@@ -109,7 +120,7 @@ def main() -> None:
 
         compare(
             "load (same archive)",
-            args.runs,
+            runs,
             lambda: run(*lamina, "load", "-i", lsave),
             lambda: run("docker", "load", "-i", lsave, env=env),
             "docker",
@@ -119,9 +130,9 @@ def main() -> None:
         many_images_archive(many, 200)
         run(*lamina, "load", "-i", many)
         run("docker", "load", "-i", many, env=env)
-        compare("images (200 images)", max(args.runs, 5),
+        compare("images (200 images)", max(runs, 5),
                 lambda: run(*lamina, "images"), lambda: run("docker", "images", env=env), "docker")
-        compare("inspect (200 images)", max(args.runs, 5),
+        compare("inspect (200 images)", max(runs, 5),
                 lambda: run(*lamina, "image", "inspect", "bench/many100"),
                 lambda: run("docker", "image", "inspect", "bench/many100", env=env), "docker")
     finally:
