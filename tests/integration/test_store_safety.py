@@ -150,3 +150,24 @@ def test_info_says_why(lamina):
     assert "Storage Driver: overlay2" in out
     assert "Why: kernel overlayfs mounts on this data root" in out
     assert lamina.run("info", "-f", "{{.Driver}}").out == "overlay2\n"
+
+
+@pytest.mark.parametrize("link_file", [True, False])
+def test_one_repair_removes_a_killed_layer_and_its_short_link(lamina, busybox_tar, data_root, link_file):
+    """Debris of an import killed inside overlay2's create(): a layer directory with its
+    l/ short link, with or without its ``link`` file. One --repair must leave a clean store."""
+    lamina.run("import", busybox_tar, "survivor")
+    home = os.path.join(data_root, "overlay2")
+    cache_id = "ab" * 32
+    os.makedirs(os.path.join(home, cache_id, "diff"))
+    short = "KILLEDXXXXXXXXXXXXXXXXXXXX"
+    if link_file:
+        with open(os.path.join(home, cache_id, "link"), "w") as f:
+            f.write(short)
+    os.symlink(f"../{cache_id}/diff", os.path.join(home, "l", short))
+    check = lamina.run("system", "check", check=False)
+    assert check.returncode == 1 and "orphaned layer directory" in check.out
+    lamina.run("system", "check", "--repair")
+    assert lamina.run("system", "check").out.strip() == "The data root is consistent."
+    assert not os.path.lexists(os.path.join(home, "l", short))
+    assert lamina.run("images", "--format", "{{.Repository}}").out.split() == ["survivor"]

@@ -41,9 +41,11 @@ class Overlay2Driver:
         os.mkdir(layer, 0o710)
         os.mkdir(os.path.join(layer, "diff"), 0o755)
         short = _short_id()
-        os.symlink(os.path.join("..", cache_id, "diff"), os.path.join(self.home, LINK_DIR, short))
+        # "link" before the symlink: a process killed in between leaves a layer directory
+        # that names its link, so remove() (and system check --repair) can find it
         with open(os.path.join(layer, "link"), "w") as f:
             f.write(short)
+        os.symlink(os.path.join("..", cache_id, "diff"), os.path.join(self.home, LINK_DIR, short))
         if parent is not None:
             lower = self._lower_chain(parent)
             with open(os.path.join(layer, "lower"), "w") as f:

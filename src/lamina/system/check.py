@@ -77,6 +77,15 @@ class StoreChecker:
             if repair:
                 for finding in findings:
                     self._repair(finding)
+                # removing debris can expose more (a short link whose layer directory was just
+                # removed): repair until a pass finds nothing new, so one --repair is enough
+                for _ in range(3):
+                    more = [f for f in self._find() if f not in findings]
+                    if not more:
+                        break
+                    for finding in more:
+                        self._repair(finding)
+                    findings = findings + more
         return CheckReport(findings, repaired=repair)
 
     def _find(self) -> list[Finding]:
