@@ -7,11 +7,18 @@ creates the data root's skeleton, so the CLI builds one only when a command need
 from __future__ import annotations
 
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .archive.compression import Limits
 from .image.remove import ImageRemover
 from .image.service import ImageService
 from .store.store import Store
+
+if TYPE_CHECKING:
+    from .image.transfer import ImageTransfer
+    from .system.check import CheckReport
+    from .system.usage import DiskUsage
 
 DEFAULT_DATA_ROOT = "/var/lib/lamina"
 
@@ -33,3 +40,30 @@ class Engine:
     @property
     def driver_name(self) -> str:
         return self.store.driver_choice.name
+
+    # save/load and the system commands: imported when first used, so that a command that
+    # only lists images does not load the archive writers
+    @cached_property
+    def transfer(self) -> ImageTransfer:
+        """``save`` (docker-archive or OCI layout) and ``load``."""
+        from .image.transfer import ImageTransfer
+
+        return ImageTransfer(self.images)
+
+    def disk_usage(self) -> DiskUsage:
+        """``system df``: per-image shared and unique bytes, each layer counted once."""
+        from .system.usage import disk_usage
+
+        return disk_usage(self.store, self.images)
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """``system check``: find (and with ``repair`` remove) debris left by killed commands."""
+        from .system.check import StoreChecker
+
+        return StoreChecker(self.store).run(repair=repair)
+
+    def info(self) -> dict[str, Any]:
+        """``info``: the data root, the storage driver and why it was chosen, counts."""
+        from .system.info import info
+
+        return info(self.store)

@@ -9,9 +9,6 @@ import click
 from ..format import table as tables
 from ..format.template import compile_template
 from ..format.units import created_since, human_size, parse_time
-from ..system.check import StoreChecker
-from ..system.info import info as collect_info
-from ..system.usage import disk_usage
 from .context import engine
 from .image import IMAGE_HEADERS, _now
 
@@ -32,7 +29,7 @@ def _percent(part: int, whole: int) -> str:
 def df_cmd(ctx, verbose, fmt):
     """Show lamina disk usage."""
     eng = engine(ctx)
-    usage = disk_usage(eng.store, eng.images)
+    usage = eng.disk_usage()
     summary_rows = [
         {
             "Type": "Images",
@@ -89,7 +86,7 @@ def df_cmd(ctx, verbose, fmt):
 @click.pass_context
 def check_cmd(ctx, repair):
     """Find (and with --repair remove) what interrupted operations left behind."""
-    report = StoreChecker(engine(ctx).store).run(repair=repair)
+    report = engine(ctx).check(repair=repair)
     for finding in report.findings:
         click.echo(("removed " if repair and finding.kind not in _REPORT_ONLY else "") + finding.line())
     if report.clean:
@@ -135,7 +132,7 @@ def _render_info(data: dict) -> str:
 @click.pass_context
 def info_cmd(ctx, fmt):
     """Display system-wide information."""
-    data = collect_info(engine(ctx).store)
+    data = engine(ctx).info()
     if fmt == "json":
         click.echo(json.dumps(data))
     elif fmt:

@@ -8,7 +8,6 @@ import sys
 import click
 
 from ..errors import InvalidArgument
-from ..image.transfer import ImageTransfer
 from ..store.atomic import temp_name
 from .context import engine
 
@@ -21,7 +20,7 @@ from .context import engine
 @click.pass_context
 def save_cmd(ctx, names, output, fmt):
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    transfer = ImageTransfer(engine(ctx).images)
+    transfer = engine(ctx).transfer
     if output is None:
         if sys.stdout.isatty():
             raise InvalidArgument("Cowardly refusing to save to a terminal. Use the -o flag or redirect.")
@@ -47,7 +46,7 @@ def save_cmd(ctx, names, output, fmt):
 @click.pass_context
 def load_cmd(ctx, input_path, quiet):
     """Load an image from a tar archive or STDIN."""
-    transfer = ImageTransfer(engine(ctx).images)
+    transfer = engine(ctx).transfer
     if input_path is None:
         if sys.stdin.isatty():
             raise InvalidArgument("requested load from stdin, but stdin is empty")
