@@ -121,6 +121,9 @@ def test_inspect_fields_and_templates(lamina, busybox_tar, data_root):
     assert lamina.run("inspect", "-f", "{{.Size}}", "websvr").out.strip() == str(doc["Size"])
     missing = lamina.run("inspect", "nope", check=False)
     assert missing.returncode == 1 and missing.err == "Error: No such image: nope:latest\n"
+    assert missing.out == "[]\n"  # as docker: scripts parsing the JSON get a valid (empty) array
+    both = lamina.run("inspect", "websvr", "nope", check=False)
+    assert both.returncode == 1 and [d["Id"] for d in json.loads(both.out)] == [doc["Id"]]
 
 
 def test_rm_rules(lamina, busybox_tar, data_root):

@@ -173,8 +173,8 @@ def inspect_cmd(ctx, names, fmt):
         template = compile_template(fmt)
         for doc in docs:
             click.echo(template.render(doc))
-    elif docs or not failed:
-        click.echo(inspect_json(docs))
+    else:
+        click.echo(inspect_json(docs))  # "[]" when nothing was found, as docker prints
     for message in failed:
         click.echo(f"Error: {message}", err=True)
     if failed:
