@@ -34,7 +34,7 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); d
 say registry serve --addr 127.0.0.1:$port --root registry
 command lamina registry serve --addr "127.0.0.1:$port" --root "$work/registry" 2>"$work/registry.log" &
 registry_pid=$!
-trap 'kill $registry_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $registry_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
 printf '\n\033[1m$ skopeo copy docker-archive:busybox.tar docker://127.0.0.1:%s/demo/busybox:v1\033[0m\n' "$port"
 skopeo copy --quiet --dest-tls-verify=false "docker-archive:$work/busybox.tar" "docker://127.0.0.1:$port/demo/busybox:v1"
