@@ -64,10 +64,36 @@ class LaminaGroup(LazyGroup):
     default=None,
     help="Storage driver (default: overlay2 where overlayfs mounts, else vfs).",
 )
+@click.option(
+    "--max-layer-size",
+    envvar="LAMINA_MAX_LAYER_SIZE",
+    default=None,
+    metavar="SIZE",
+    help="Refuse a layer whose tar inflates past SIZE (e.g. 20GB; default 1TB).",
+)
+@click.option(
+    "--max-compression-ratio",
+    envvar="LAMINA_MAX_COMPRESSION_RATIO",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Refuse a compressed layer that inflates more than N times (default 1000).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_root: str, storage_driver: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    data_root: str,
+    storage_driver: str | None,
+    max_layer_size: str | None,
+    max_compression_ratio: int | None,
+) -> None:
     """lamina: images, layers, containers, builds and registries."""
-    ctx.obj = {"data_root": data_root, "storage_driver": storage_driver}
+    ctx.obj = {
+        "data_root": data_root,
+        "storage_driver": storage_driver,
+        "max_layer_size": max_layer_size,
+        "max_compression_ratio": max_compression_ratio,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
