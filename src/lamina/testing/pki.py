@@ -14,8 +14,9 @@ def write_htpasswd(path: str, users: dict[str, str]) -> None:
             f.write(f"{user}:{hashed}\n")
 
 
-def write_signing_pair(key_path: str, cert_path: str, common_name: str = "lamina-token") -> None:
-    """An EC P-256 key and a self-signed certificate for it (PEM)."""
+def _write_self_signed(key_path: str, cert_path: str, common_name: str, alt_names: list | None = None) -> None:
+    """An EC P-256 key and a self-signed certificate for it (PEM), valid for a day. With
+    ``alt_names`` it is a serving certificate that is also its own CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,7 +25,7 @@ def write_signing_pair(key_path: str, cert_path: str, common_name: str = "lamina
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -32,12 +33,20 @@ def write_signing_pair(key_path: str, cert_path: str, common_name: str = "lamina
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
     )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    cert = builder.sign(key, hashes.SHA256())
     with open(key_path, "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_signing_pair(key_path: str, cert_path: str, common_name: str = "lamina-token") -> None:
+    """A key and self-signed certificate for signing tokens."""
+    _write_self_signed(key_path, cert_path, common_name)
 
 
 def write_server_pair(key_path: str, cert_path: str, host: str = "127.0.0.1") -> None:
@@ -46,30 +55,9 @@ def write_server_pair(key_path: str, cert_path: str, host: str = "127.0.0.1") ->
     import ipaddress
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     try:
         alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         alt = x509.DNSName(host)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    _write_self_signed(key_path, cert_path, host, [alt])
