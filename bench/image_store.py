@@ -87,7 +87,7 @@ def bench(base: str, rootfs: str, runs: int) -> None:
     try:
         print(f"rootfs tar: {os.path.getsize(rootfs) >> 20} MB; runs: {runs}")
 
-        def reset_import() -> None:
+        def empty_stores() -> None:
             run(*lamina, "image", "prune", "-a", "-f")
             run("docker", "image", "prune", "-a", "-f", env=env)
             # write back the previous run's dirty pages now, untimed, so neither side pays
@@ -100,7 +100,7 @@ def bench(base: str, rootfs: str, runs: int) -> None:
             lambda: run(*lamina, "import", rootfs, "bench/rootfs"),
             lambda: run("docker", "import", rootfs, "bench/rootfs", env=env),
             "docker",
-            reset=reset_import,
+            reset=empty_stores,
         )
         run(*lamina, "import", rootfs, "bench/rootfs")
         run("docker", "import", rootfs, "bench/rootfs", env=env)
@@ -113,18 +113,13 @@ def bench(base: str, rootfs: str, runs: int) -> None:
             "docker",
         )
 
-        def reset_load() -> None:
-            run(*lamina, "image", "prune", "-a", "-f")
-            run("docker", "image", "prune", "-a", "-f", env=env)
-            os.sync()
-
         compare(
             "load (same archive)",
             runs,
             lambda: run(*lamina, "load", "-i", lsave),
             lambda: run("docker", "load", "-i", lsave, env=env),
             "docker",
-            reset=reset_load,
+            reset=empty_stores,
         )
         many = os.path.join(base, "many.tar")
         many_images_archive(many, 200)

@@ -187,13 +187,17 @@ class _Extractor:
                 _write_all(fd, chunk)
                 left -= len(chunk)
             self.content_bytes += m.size
-            self._xattrs(fd, m)
-            if self.same_owner:
-                os.fchown(fd, m.uid, m.gid)
-            os.fchmod(fd, m.mode & 0o7777)
-            os.utime(fd, ns=(_mtime_ns(m), _mtime_ns(m)))
+            self._attributes_by_fd(fd, m)
         finally:
             os.close(fd)
+
+    def _attributes_by_fd(self, fd: int, m: tarfile.TarInfo) -> None:
+        """xattrs, owner, mode (set after the owner: chown clears setuid) and mtime."""
+        self._xattrs(fd, m)
+        if self.same_owner:
+            os.fchown(fd, m.uid, m.gid)
+        os.fchmod(fd, m.mode & 0o7777)
+        os.utime(fd, ns=(_mtime_ns(m), _mtime_ns(m)))
 
     def _hardlink(self, m: tarfile.TarInfo, pfd: int, leaf: str) -> None:
         target = clean_member_name(m.linkname)
@@ -267,11 +271,7 @@ class _Extractor:
         for rel, m in sorted(self._dirs, key=lambda item: item[0].count("/"), reverse=True):
             fd = open_dir_beneath(self.root_fd, rel, entry=m.name)
             try:
-                self._xattrs(fd, m)
-                if self.same_owner:
-                    os.fchown(fd, m.uid, m.gid)
-                os.fchmod(fd, m.mode & 0o7777)
-                os.utime(fd, ns=(_mtime_ns(m), _mtime_ns(m)))
+                self._attributes_by_fd(fd, m)
             finally:
                 os.close(fd)
 
