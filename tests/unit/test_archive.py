@@ -113,6 +113,15 @@ def test_truncated_tar_is_invalid(tmp_path):
         apply(data[:20_000], tmp_path)
 
 
+def test_entries_the_filesystem_refuses_are_one_line_errors(tmp_path):
+    with pytest.raises(InvalidArgument, match="cannot be extracted: File name too long"):
+        apply(make_tar([("a" * 300, "file", "x")]), tmp_path)
+    dest = tmp_path / "two"
+    dest.mkdir()
+    with pytest.raises(UnsafeArchive, match="non-directory"):
+        apply(make_tar([("f", "file", "x"), ("f/g", "file", "y")]), dest)
+
+
 def test_clean_member_name():
     assert clean_member_name("./a//b/./c") == "a/b/c"
     assert clean_member_name("a/x/../b") == "a/b"

@@ -94,11 +94,11 @@ def test_v7_directory_and_base256_numbers():
     info.type = tarfile.AREGTYPE
     block = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
     big = tarfile.TarInfo("huge-uid")
-    big.uid = 1 << 40  # GNU writes base-256 past the octal field's range
+    big.uid = 3_000_000  # past the 7 octal digits of the field: GNU writes base-256
     block += big.tobuf(format=tarfile.GNU_FORMAT)
     members = _read_all(bytes(block) + bytes(1024))
     assert members[0][0].isdir() and members[0][0].name == "olddir"
-    assert members[1][0].uid == 1 << 40
+    assert members[1][0].uid == 3_000_000
 
 
 def test_record_rebuilds_the_stream_including_trailing_bytes():
@@ -171,3 +171,46 @@ def test_malformed_pax_record_is_refused():
     raw = info.tobuf(format=tarfile.USTAR_FORMAT) + payload.ljust(512, b"\0")
     with pytest.raises(TarFormatError, match="pax"):
         _read_all(raw + bytes(1024))
+
+
+def test_out_of_range_fields_and_nul_names_are_refused():
+    huge = tarfile.TarInfo("owner")
+    huge.uid = 1 << 40
+    with pytest.raises(TarFormatError, match="owner out of range"):
+        _read_all(huge.tobuf(format=tarfile.GNU_FORMAT) + bytes(1024))
+    nul = tarfile.TarInfo("x")
+    nul.pax_headers = {"path": "a\x00b"}
+    with pytest.raises(TarFormatError, match="NUL"):
+        _read_all(nul.tobuf(format=tarfile.PAX_FORMAT) + bytes(1024))
+
+
+def _fix_checksum(raw: bytearray, block_start: int) -> None:
+    block = raw[block_start : block_start + 512]
+    block[148:156] = b" " * 8
+    raw[block_start + 148 : block_start + 156] = b"%06o\0 " % sum(block)
+
+
+def test_mutated_headers_only_ever_raise_lamina_errors():
+    """A seeded fuzz of header bytes (checksums repaired, so parsing goes deep): every outcome
+    is a parsed archive or a LaminaError, never IndexError, OverflowError, UnicodeError..."""
+    import random
+
+    from lamina.errors import LaminaError
+
+    rng = random.Random(20261124)
+    bases = [bytearray(_tar(fmt)) for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT)]
+    interesting = [0, 0x20, 0x30, 0x37, 0x80, 0xFF, 0x0A, ord("x"), ord("L"), ord("g"), ord("5"), ord("=")]
+    outcomes = {"parsed": 0, "refused": 0}
+    for _ in range(600):
+        raw = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(min(len(raw), 8 * 512))
+            raw[pos] = rng.choice(interesting + [rng.randrange(256)])
+            if pos // 512 * 512 + 512 <= len(raw):
+                _fix_checksum(raw, pos // 512 * 512)
+        try:
+            _read_all(bytes(raw), io.BytesIO())
+            outcomes["parsed"] += 1
+        except LaminaError:
+            outcomes["refused"] += 1
+    assert outcomes["parsed"] and outcomes["refused"]

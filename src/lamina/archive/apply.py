@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..digest import Digest
-from ..errors import InvalidArgument, UnsafeArchive
+from ..errors import InvalidArgument, LaminaError, RuntimeFailure, UnsafeArchive
 from .compression import Limits
 from .safepath import clean_member_name, open_dir_beneath
 from .tarstream import TarStream
@@ -302,6 +302,8 @@ def _setxattr(target, name: str, value: str, entry: str) -> None:
     raw = value.encode("utf-8", "surrogateescape")
     try:
         os.setxattr(target, name, raw)
+    except ValueError:  # a NUL inside the name
+        raise InvalidArgument(f"layer entry {entry!r} has an invalid xattr name {name!r}") from None
     except OSError as exc:
         # docker ignores xattrs the filesystem cannot hold (ENOTSUP) and, outside its user
         # namespace support, those it may not set (EPERM on trusted.*).
@@ -309,6 +311,19 @@ def _setxattr(target, name: str, value: str, entry: str) -> None:
             raise InvalidArgument(
                 f"layer entry {entry!r}: cannot set xattr {name}: {exc.strerror}"
             ) from None
+
+
+#: errors that are the host's, not the archive's
+_HOST_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM})
+
+
+def _entry_error(member: tarfile.TarInfo, exc: OSError) -> LaminaError:
+    """An entry the file system will not take (a name too long, a file where the archive
+    wants a directory...) is a bad archive; a full or failing disk is the host's problem."""
+    what = f"layer entry {member.name!r} cannot be extracted: {exc.strerror or exc}"
+    if exc.errno in _HOST_ERRNOS:
+        return RuntimeFailure(what)
+    return InvalidArgument(what)
 
 
 def apply_layer(
@@ -336,7 +351,10 @@ def apply_layer(
         for member in tar:
             if member.isdir():
                 extractor.remember_directory(member)
-            extractor.add(tar, member)
+            try:
+                extractor.add(tar, member)
+            except OSError as exc:
+                raise _entry_error(member, exc) from None
         extractor.finish_directories()
         # the trailer's padding counts towards the DiffID (and the record): read to the end
         tar.finish()

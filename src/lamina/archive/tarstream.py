@@ -38,6 +38,11 @@ _REGULAR = frozenset(b"07\x00")
 _PAX_NUMERIC = {"size": "size", "uid": "uid", "gid": "gid"}
 _MAX_META = 1 << 20  # a pax or long-name record larger than this is not a real header
 _SKIP_CHUNK = 1 << 20
+#: bounds of what a file system can hold: a header outside them is hostile or corrupt, and
+#: saying so here beats an OverflowError from chown(2) or utime(2) later
+_MAX_SIZE = (1 << 63) - 1
+_MAX_ID = (1 << 32) - 2  # (uid_t)-1 means "unchanged" to chown
+_MAX_MTIME = (1 << 63) // 1_000_000_000 - 1
 
 
 class TarFormatError(InvalidArgument):
@@ -97,6 +102,19 @@ def _pax_records(payload: bytes) -> dict[str, str]:
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
+
+
+def _check_ranges(m: tarfile.TarInfo, size: int) -> None:
+    if "\x00" in m.name or "\x00" in m.linkname:
+        raise TarFormatError(f"entry {m.name!r} has a NUL byte in its name or link target")
+    if not 0 <= size <= _MAX_SIZE:
+        raise TarFormatError(f"entry {m.name!r} has an impossible size {size}")
+    if not (0 <= m.uid <= _MAX_ID and 0 <= m.gid <= _MAX_ID):
+        raise TarFormatError(f"entry {m.name!r} has an owner out of range ({m.uid}:{m.gid})")
+    if not -_MAX_MTIME <= m.mtime <= _MAX_MTIME:
+        raise TarFormatError(f"entry {m.name!r} has a modification time out of range")
+    if not (0 <= m.devmajor <= _MAX_ID and 0 <= m.devminor <= _MAX_ID):
+        raise TarFormatError(f"entry {m.name!r} has a device number out of range")
 
 
 class _Record:
@@ -250,6 +268,7 @@ class TarStream:
             m.type = tarfile.DIRTYPE
         if m.type == tarfile.DIRTYPE:
             m.name = m.name.rstrip("/") or m.name
+        _check_ranges(m, size)
         m.size = size
         self._left = size
         self._padding = padding

@@ -45,6 +45,12 @@ class LaminaGroup(LazyGroup):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(0)
+        except OSError as exc:
+            # the host refused something lamina did not foresee (a full disk, a permission):
+            # one line, not a traceback
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(125)
 
 
 @click.group(cls=LaminaGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
