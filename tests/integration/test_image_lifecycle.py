@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import tarfile
 
 from lamina.engine import Engine
 
@@ -195,7 +197,24 @@ def test_tag_errors(lamina, busybox_tar):
 def test_bad_inputs_are_one_line_errors(lamina, tmp_path):
     garbage = tmp_path / "garbage.tar"
     garbage.write_bytes(b"this is not a tar file" * 100)
-    for args in (["import", str(garbage)], ["import", str(tmp_path / "missing.tar")], ["load", "-i", str(garbage)]):
+    archives = []
+    for name, manifest in (
+        ("layers-not-list", [{"Config": "c.json", "RepoTags": ["a:1"], "Layers": 5}]),
+        ("tags-not-list", [{"Config": "c.json", "RepoTags": {"a": 1}, "Layers": []}]),
+        ("config-wrong-types", [{"Config": "bad.json", "Layers": []}]),
+    ):
+        path = tmp_path / f"{name}.tar"
+        with tarfile.open(path, "w") as tar:
+            for member, data in (
+                ("manifest.json", json.dumps(manifest).encode()),
+                ("c.json", b'{"rootfs": {"type": "layers", "diff_ids": []}}'),
+                ("bad.json", b'{"rootfs": {"type": "layers", "diff_ids": []}, "history": [{"created_by": 1}]}'),
+            ):
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        archives.append(["load", "-i", str(path)])
+    for args in (["import", str(garbage)], ["import", str(tmp_path / "missing.tar")], ["load", "-i", str(garbage)], *archives):
         res = lamina.run(*args, check=False)
         assert res.returncode == 125, (args, res.err)
         assert res.err.startswith("Error: ") and res.err.count("\n") == 1 and "Traceback" not in res.err

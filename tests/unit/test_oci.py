@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -93,3 +94,38 @@ def test_config_identity_and_validation():
         ImageConfig.parse(b'{"rootfs": {"diff_ids": ["sha256:bad"]}}')
     with pytest.raises(InvalidArgument):
         ImageConfig.parse(b"not json")
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"config": {"Env": "A=1"}}, "config.Env must be a list of strings"),
+        ({"config": {"Labels": {"a": 1}}}, "config.Labels"),
+        ({"history": [{"created_by": 5}]}, "history[].created_by"),
+        ({"history": ["x"]}, "history entries must be objects"),
+        ({"created": 1700000000}, "created must be a str"),
+        ({"config": []}, "config must be a map"),
+    ],
+)
+def test_config_fields_of_the_wrong_type_are_refused(patch, message):
+    doc = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, **patch}
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        ImageConfig.parse(json.dumps(doc).encode())
+
+
+def test_config_accepts_docker_string_cmd_and_nulls():
+    doc = {"rootfs": {"type": "layers", "diff_ids": []}, "config": {"Cmd": "sh", "Entrypoint": None, "Env": None}, "history": None}
+    assert ImageConfig.parse(json.dumps(doc).encode()).config["Cmd"] == "sh"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"schemaVersion": 2, "mediaType": ["x"], "config": {}, "layers": []},
+        {"schemaVersion": 2, "manifests": [{"mediaType": "a", "digest": "sha256:" + "a" * 64, "size": 1, "annotations": []}]},
+        {"schemaVersion": 2, "manifests": [{"mediaType": "a", "digest": "sha256:" + "a" * 64, "size": 1, "urls": "x"}]},
+    ],
+)
+def test_documents_with_fields_of_the_wrong_type_are_refused(doc):
+    with pytest.raises(InvalidArgument):
+        parse_manifest_or_index(json.dumps(doc).encode())

@@ -132,11 +132,15 @@ class ImageArchive:
             raw = self.read(entry["Config"])
             config = ImageConfig.parse(raw)
             layers = entry.get("Layers") or []
+            if not isinstance(layers, list) or not all(isinstance(p, str) and p for p in layers):
+                raise InvalidArgument("invalid image archive: manifest.json Layers must be a list of paths")
             if len(layers) != len(config.diff_ids):
                 raise InvalidArgument(
                     "invalid image archive: the number of layers does not match the config's diff_ids"
                 )
-            tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+            tags = entry.get("RepoTags") or []
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise InvalidArgument("invalid image archive: manifest.json RepoTags must be a list of names")
             out.append(
                 ArchiveImage(
                     raw,

@@ -59,6 +59,40 @@ class Platform:
         return out
 
 
+
+# the spec's types for optional fields, checked so that a hostile document is refused here
+# rather than failing later where the field is used
+def _annotations(doc: Mapping[str, Any]) -> dict[str, str] | None:
+    value = doc.get("annotations")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidArgument("malformed document: annotations must map strings to strings")
+    return dict(value)
+
+
+def _urls(doc: Mapping[str, Any]) -> list[str] | None:
+    value = doc.get("urls")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+        raise InvalidArgument("malformed descriptor: urls must be a list of strings")
+    return value
+
+
+def _declared_media_type(doc: Mapping[str, Any]) -> str | None:
+    value = doc.get("mediaType")
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument("malformed document: mediaType must be a string")
+    return value
+
+
+def _artifact_type(doc: Mapping[str, Any]) -> str | None:
+    value = doc.get("artifactType")
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument("malformed document: artifactType must be a string")
+    return value
+
 @dataclass(frozen=True, slots=True)
 class Descriptor:
     media_type: str
@@ -84,10 +118,10 @@ class Descriptor:
             media_type=media_type,
             digest=Digest.parse(doc.get("digest", "")),
             size=size,
-            annotations=doc.get("annotations"),
+            annotations=_annotations(doc),
             platform=Platform.from_json(platform) if platform is not None else None,
-            urls=doc.get("urls"),
-            artifact_type=doc.get("artifactType"),
+            urls=_urls(doc),
+            artifact_type=_artifact_type(doc),
         )
 
     def to_json(self) -> dict:
@@ -128,7 +162,7 @@ class Manifest:
         doc = _load(raw, "manifest")
         if "manifests" in doc:
             raise InvalidArgument("malformed manifest: has both layers and manifests")
-        declared = doc.get("mediaType")
+        declared = _declared_media_type(doc)
         kind = declared or media_type or mt.OCI_MANIFEST
         if declared and media_type and declared != media_type:
             raise InvalidArgument(
@@ -150,8 +184,8 @@ class Manifest:
             layers=tuple(Descriptor.from_json(layer) for layer in layers),
             raw=bytes(raw),
             subject=Descriptor.from_json(subject) if subject else None,
-            artifact_type=doc.get("artifactType"),
-            annotations=doc.get("annotations"),
+            artifact_type=_artifact_type(doc),
+            annotations=_annotations(doc),
         )
 
     @classmethod
@@ -193,7 +227,7 @@ class Index:
         doc = _load(raw, "index")
         if "layers" in doc or "config" in doc:
             raise InvalidArgument("malformed index: has both manifests and layers")
-        declared = doc.get("mediaType")
+        declared = _declared_media_type(doc)
         kind = declared or media_type or mt.OCI_INDEX
         if declared and media_type and declared != media_type:
             raise InvalidArgument(
@@ -209,7 +243,7 @@ class Index:
             kind,
             tuple(Descriptor.from_json(m) for m in manifests),
             bytes(raw),
-            doc.get("annotations"),
+            _annotations(doc),
             Descriptor.from_json(subject) if subject else None,
         )
 
@@ -219,7 +253,7 @@ def parse_manifest_or_index(raw: bytes, media_type: str | None = None) -> Manife
     doc = _load(raw, "manifest")
     if "manifests" in doc and ("layers" in doc or "config" in doc):
         raise InvalidArgument("malformed manifest: has both layers and manifests")
-    kind = doc.get("mediaType") or media_type
+    kind = _declared_media_type(doc) or media_type
     if kind in mt.INDEXES or (kind is None and "manifests" in doc):
         return Index.parse(raw, media_type)
     return Manifest.parse(raw, media_type)
@@ -244,6 +278,7 @@ class ImageConfig:
             raise InvalidArgument("malformed image config: rootfs.diff_ids is missing")
         for diff_id in rootfs.get("diff_ids") or []:
             Digest.parse(diff_id)
+        _check_config_types(doc)
         return cls(bytes(raw), doc)
 
     @classmethod
@@ -278,6 +313,59 @@ class ImageConfig:
     @property
     def os(self) -> str:
         return self.doc.get("os", "")
+
+
+# The JSON types of the config fields lamina reads. Docker decodes configs into Go structs and
+# refuses a document whose field has the wrong type ("json: cannot unmarshal ..."); so does
+# lamina, at the door, instead of failing later in ``images`` or ``history``. null is allowed
+# everywhere (Go reads it as the zero value). Cmd, Entrypoint and Shell may be a single string
+# (docker's StrSlice).
+_STR, _LIST, _MAP, _BOOL, _STRS, _STR_OR_STRS, _STR_MAP = "str", "list", "map", "bool", "strs", "str|strs", "str map"
+_TOP_FIELDS = {
+    "created": _STR, "author": _STR, "architecture": _STR, "os": _STR, "variant": _STR,
+    "comment": _STR, "docker_version": _STR, "container": _STR, "parent": _STR,
+    "config": _MAP, "container_config": _MAP, "history": _LIST, "os.version": _STR, "os.features": _STRS,
+}
+_CONTAINER_FIELDS = {
+    "User": _STR, "WorkingDir": _STR, "Env": _STRS, "Entrypoint": _STR_OR_STRS, "Cmd": _STR_OR_STRS,
+    "Shell": _STR_OR_STRS, "Labels": _STR_MAP, "ExposedPorts": _MAP, "Volumes": _MAP, "StopSignal": _STR,
+    "Hostname": _STR, "Domainname": _STR, "Image": _STR, "OnBuild": _STRS,
+}
+_HISTORY_FIELDS = {"created": _STR, "created_by": _STR, "author": _STR, "comment": _STR, "empty_layer": _BOOL}
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if value is None:
+        return True
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    if kind == _LIST:
+        return isinstance(value, list)
+    if kind == _MAP:
+        return isinstance(value, dict)
+    if kind == _STR_MAP:
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    strs = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return strs or (kind == _STR_OR_STRS and isinstance(value, str))
+
+
+def _check_fields(doc: Mapping[str, Any], fields: Mapping[str, str], where: str) -> None:
+    for key, kind in fields.items():
+        if key in doc and not _has_type(doc[key], kind):
+            raise InvalidArgument(f"malformed image config: {where}{key} must be a {kind.replace('strs', 'list of strings')}")
+
+
+def _check_config_types(doc: Mapping[str, Any]) -> None:
+    _check_fields(doc, _TOP_FIELDS, "")
+    for section in ("config", "container_config"):
+        if isinstance(doc.get(section), dict):
+            _check_fields(doc[section], _CONTAINER_FIELDS, f"{section}.")
+    for entry in doc.get("history") or []:
+        if not isinstance(entry, dict):
+            raise InvalidArgument("malformed image config: history entries must be objects")
+        _check_fields(entry, _HISTORY_FIELDS, "history[].")
 
 
 def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
