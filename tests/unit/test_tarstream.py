@@ -101,8 +101,9 @@ def test_v7_directory_and_base256_numbers():
     assert members[1][0].uid == 3_000_000
 
 
-def test_record_rebuilds_the_stream_including_trailing_bytes():
-    raw = _tar(tarfile.PAX_FORMAT) + b"\0" * 4096 + b"junk after the archive"
+@pytest.mark.parametrize("trailing", [4096, 3 << 20])  # the second spans several raw segments
+def test_record_rebuilds_the_stream_including_trailing_bytes(trailing):
+    raw = _tar(tarfile.PAX_FORMAT) + b"\0" * trailing + b"junk after the archive"
     record = io.BytesIO()
     _read_all(raw, record)
     rebuilt = bytearray()

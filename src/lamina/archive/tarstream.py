@@ -171,6 +171,8 @@ class TarStream:
     def _keep(self, data: bytes) -> None:
         if self._record is not None:
             self._record.pending += data
+            if len(self._record.pending) > _SKIP_CHUNK:  # bound memory: a raw run may be long
+                self._record.flush()
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes of the current member's content (b"" at its end)."""
@@ -316,8 +318,6 @@ class TarStream:
             if not data:
                 break
             self._keep(data)
-            if self._record is not None and len(self._record.pending) > _SKIP_CHUNK:
-                self._record.flush()
         self.close()
 
     def close(self) -> None:
