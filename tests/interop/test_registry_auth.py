@@ -133,3 +133,46 @@ def test_cncf_registry_accepts_lamina_tokens(tmp_path, image_archive):
             dest = f"docker://{cncf.host}/tok/busybox:v1"
             run("skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "bob:builder", f"docker-archive:{image_archive}", dest)
             assert json.loads(run("skopeo", "inspect", "--tls-verify=false", "--creds", "bob:builder", dest).stdout)["RepoTags"] == ["v1"]
+
+
+def test_mount_only_from_a_repository_the_caller_may_pull(tmp_path):
+    """eve may push to eve/* but not read secret/*: her mount request from secret/app must not
+    link its blob (it becomes an ordinary upload, as Distribution answers), while bob's does."""
+    import hashlib
+
+    import httpx
+
+    base = tmp_path / "mount"
+    base.mkdir()
+    port = free_port()
+    token = _token_config(base, "lamina-registry", f"http://127.0.0.1:{port}/auth/token")
+    token["issue"] = {
+        "key": str(base / "token.key"),
+        "htpasswd": str(base / "users"),
+        "acl": [
+            {"account": "bob", "name": "*", "actions": ["*"]},
+            {"account": "eve", "name": "eve/*", "actions": ["*"]},
+        ],
+    }
+    with RegistryProcess(str(base), port=port, config={"auth": {"token": token}}) as reg:
+
+        def bearer(user: str, password: str, scope: str) -> dict:
+            resp = httpx.get(f"{reg.url}/auth/token", params={"service": "lamina-registry", "scope": scope}, auth=(user, password))
+            assert resp.status_code == 200, resp.text
+            return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+        blob = b"a secret layer"
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        bob = bearer("bob", "builder", "repository:secret/app:push,pull")
+        pushed = httpx.post(f"{reg.url}/v2/secret/app/blobs/uploads/?digest={digest}", content=blob, headers=bob)
+        assert pushed.status_code == 201
+
+        scope = "repository:eve/app:push,pull repository:secret/app:pull"
+        eve = bearer("eve", "reader", scope)
+        mount = httpx.post(f"{reg.url}/v2/eve/app/blobs/uploads/?mount={digest}&from=secret/app", headers=eve)
+        assert mount.status_code == 202  # not mounted: an upload session instead
+        assert httpx.head(f"{reg.url}/v2/eve/app/blobs/{digest}", headers=eve).status_code == 404
+
+        bob_mount = bearer("bob", "builder", "repository:bob/app:push,pull repository:secret/app:pull")
+        mounted = httpx.post(f"{reg.url}/v2/bob/app/blobs/uploads/?mount={digest}&from=secret/app", headers=bob_mount)
+        assert mounted.status_code == 201 and mounted.headers["Docker-Content-Digest"] == digest

@@ -119,7 +119,9 @@ class TokenIssuer:
     async def handle_get(self, request: web.Request) -> web.Response:
         creds = basic_credentials(request.headers)
         account = await self._account(*(creds or (None, None)))
-        return web.json_response(self.issue(account, request.query.getall("scope", [])))
+        # each scope may come as its own parameter (docker) or space-separated in one (OAuth2)
+        scopes = [scope for value in request.query.getall("scope", []) for scope in value.split()]
+        return web.json_response(self.issue(account, scopes))
 
     async def handle_post(self, request: web.Request) -> web.Response:
         form = await request.post()
