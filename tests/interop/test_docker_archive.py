@@ -22,6 +22,17 @@ def test_lamina_saved_image_loads_and_runs_in_docker(dockerd, lamina, busybox_ta
     dockerd.docker("rmi", "lamina/busybox:v1")
 
 
+def test_lamina_gzip_archive_loads_and_runs_in_docker(dockerd, lamina, busybox_tar, tmp_path):
+    image_id = lamina.run("import", "-c", 'CMD ["echo", "packed"]', busybox_tar, "lamina/packed:v1").out.strip()
+    archive = tmp_path / "packed.tar"
+    lamina.run("save", "--compression", "gzip", "-o", str(archive), "lamina/packed:v1")
+    assert "Loaded image: lamina/packed:v1" in dockerd.docker("load", "-i", str(archive)).stdout.decode()
+    assert dockerd.docker("image", "inspect", "-f", "{{.Id}}", "lamina/packed:v1").stdout.decode().strip() == image_id
+    run = dockerd.docker("run", "--rm", "--network", "none", "lamina/packed:v1", check=False)
+    assert run.returncode == 0 and run.stdout.decode().strip() == "packed", run.stderr.decode()
+    dockerd.docker("rmi", "lamina/packed:v1")
+
+
 def test_docker_saved_image_loads_in_lamina_with_same_ids(dockerd, lamina, busybox_tar, tmp_path):
     with open(busybox_tar, "rb") as f:
         docker_id = dockerd.docker("import", "-c", "ENV FROM_DOCKER=1", "-", "docker/busybox:v2", input=f.read()).stdout.decode().strip()

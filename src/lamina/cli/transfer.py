@@ -17,21 +17,23 @@ from .context import engine
 @click.option("-o", "--output", default=None, help="Write to a file, instead of STDOUT")
 @click.option("--format", "fmt", type=click.Choice(["docker", "oci"]), default="docker", show_default=True,
               help="docker-archive (with an OCI layout inside) or a pure OCI image layout")
+@click.option("--compression", type=click.Choice(["none", "gzip", "zstd"]), default="none", show_default=True,
+              help="Compress the layer blobs (deterministically: the same layer gives the same digest)")
 @click.pass_context
-def save_cmd(ctx, names, output, fmt):
+def save_cmd(ctx, names, output, fmt, compression):
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
     transfer = engine(ctx).transfer
     if output is None:
         if sys.stdout.isatty():
             raise InvalidArgument("Cowardly refusing to save to a terminal. Use the -o flag or redirect.")
-        transfer.save(list(names), sys.stdout.buffer, fmt)
+        transfer.save(list(names), sys.stdout.buffer, fmt, compression)
         return
     # write beside the target and rename, so a failed save never leaves a truncated archive
     target = os.path.abspath(output)
     tmp = temp_name(target)
     try:
         with open(tmp, "wb", buffering=1 << 20) as out:
-            transfer.save(list(names), out, fmt)
+            transfer.save(list(names), out, fmt, compression)
         os.replace(tmp, target)
     except OSError as exc:
         raise InvalidArgument(f"failed to save image: {exc.strerror}: {output}") from None

@@ -3,8 +3,11 @@
 Writing produces one tar that both worlds read: an OCI image layout (``oci-layout``,
 ``index.json``, ``blobs/sha256/…``) plus docker's ``manifest.json`` and ``repositories``,
 the shape docker 25+ writes, which docker 20.10's ``load`` also reads (it follows the paths in
-manifest.json). ``--format oci`` leaves the docker files out. Layers are stored uncompressed,
-so each layer blob's digest is its DiffID and a save → load → save round trip is byte-stable.
+manifest.json). ``--format oci`` leaves the docker files out. Layers are written uncompressed by
+default, so each layer blob's digest is its DiffID and a save → load → save round trip is
+byte-stable; ``--compression gzip|zstd`` compresses them deterministically, so a lamina archive
+saved again in the same compression keeps its blob digests too. (A layer compressed by another
+tool cannot be re-saved with its original bytes: lamina keeps layers, not their blobs.)
 
 Reading accepts a docker-archive (legacy ``<id>/layer.tar`` or blob paths, layers plain or
 compressed) and an OCI layout (nested indexes, gzip/zstd layers, digests verified).
@@ -296,6 +299,17 @@ class TarWriter:
         self.out.flush()
 
 
+def _write_layer(tar: TarWriter, layer: LayerSource, compression: str, scratch: str | None) -> Descriptor:
+    media_type = _LAYER_MEDIA_TYPES[compression]
+    if compression == "none":
+        tar.stream(f"blobs/sha256/{layer.diff_id.hex}", layer.size, layer.write, layer.diff_id)
+        return Descriptor(media_type, layer.diff_id, layer.size)
+    blob, digest, size = _compressed_blob(layer, compression, scratch)
+    with blob:
+        tar.stream(f"blobs/sha256/{digest.hex}", size, lambda out: shutil.copyfileobj(blob, out, 1 << 20), digest)
+    return Descriptor(media_type, digest, size)
+
+
 class _HashingWriter:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
@@ -310,24 +324,65 @@ class _HashingWriter:
         self.out.flush()
 
 
-def write_archive(images: list[ImageToSave], out: BinaryIO, fmt: str = "docker") -> None:
-    """Write images to one tar: OCI layout plus (``fmt="docker"``) manifest.json/repositories."""
+#: layer media types by the compression ``save`` writes them with
+_LAYER_MEDIA_TYPES = {"none": mt.OCI_LAYER, "gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD}
+
+
+def _compressed_blob(layer: LayerSource, kind: str, scratch: str | None) -> tuple[BinaryIO, Digest, int]:
+    """The layer compressed with ``kind`` in an anonymous scratch file (a tar header needs the
+    size first), its digest and size. The uncompressed stream is checked against the DiffID on
+    the way. gzip (isal, level 1, no timestamp) and zstd (level 3) are deterministic, so saving
+    the same layer twice gives the same blob digest."""
+    from ..archive.compression import compressor
+
+    blob = tempfile.TemporaryFile(dir=scratch)
+    try:
+        digester = _HashingWriter(blob)
+        with compressor(digester, kind) as packed:
+            plain = _HashingWriter(packed)
+            layer.write(plain)
+        if plain.hasher.size != layer.size or plain.hasher.digest() != layer.diff_id:
+            raise StoreCorrupt(
+                f"layer {layer.diff_id} could not be reproduced exactly from the store; run 'lamina system check'"
+            )
+        blob.seek(0)
+        return blob, digester.hasher.digest(), digester.hasher.size
+    except BaseException:
+        blob.close()
+        raise
+
+
+def write_archive(
+    images: list[ImageToSave],
+    out: BinaryIO,
+    fmt: str = "docker",
+    compression: str = "none",
+    scratch: str | None = None,
+) -> None:
+    """Write images to one tar: OCI layout plus (``fmt="docker"``) manifest.json/repositories.
+
+    ``compression`` (none, gzip, zstd) applies to layer blobs; uncompressed blobs are named by
+    their DiffID, as ``docker save`` writes them.
+    """
     if fmt not in ("docker", "oci"):
         raise InvalidArgument(f"unknown archive format {fmt!r} (use docker or oci)")
+    if compression not in _LAYER_MEDIA_TYPES:
+        raise InvalidArgument(f"unknown layer compression {compression!r} (use none, gzip or zstd)")
     tar = TarWriter(out)
     tar.file("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
     tar.directory("blobs")
     tar.directory("blobs/sha256")
     written: set[Digest] = set()
+    blobs: dict[Digest, Descriptor] = {}  # DiffID -> the blob written for it
     index_entries, docker_manifest, repositories = [], [], {}
     for image in images:
         config_digest = Digest.of_bytes(image.config_raw)
         layer_descs = []
         for layer in image.layers:
-            if layer.diff_id not in written:
-                written.add(layer.diff_id)
-                tar.stream(f"blobs/sha256/{layer.diff_id.hex}", layer.size, layer.write, layer.diff_id)
-            layer_descs.append(Descriptor(mt.OCI_LAYER, layer.diff_id, layer.size))
+            if layer.diff_id not in blobs:
+                blobs[layer.diff_id] = _write_layer(tar, layer, compression, scratch)
+                written.add(blobs[layer.diff_id].digest)
+            layer_descs.append(blobs[layer.diff_id])
         if config_digest not in written:
             written.add(config_digest)
             tar.file(f"blobs/sha256/{config_digest.hex}", image.config_raw)
@@ -357,7 +412,7 @@ def write_archive(images: list[ImageToSave], out: BinaryIO, fmt: str = "docker")
             {
                 "Config": f"blobs/sha256/{config_digest.hex}",
                 "RepoTags": [t.familiar() for t in image.tags] or None,
-                "Layers": [f"blobs/sha256/{layer.diff_id.hex}" for layer in image.layers],
+                "Layers": [f"blobs/sha256/{blobs[layer.diff_id].digest.hex}" for layer in image.layers],
             }
         )
         if image.layers:

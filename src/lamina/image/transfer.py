@@ -73,8 +73,9 @@ class ImageTransfer:
 
         return LayerSource(record.diff_id, size, write)
 
-    def save(self, names: list[str], out: BinaryIO, fmt: str = "docker") -> None:
-        write_archive(self._targets(names), out, fmt)
+    def save(self, names: list[str], out: BinaryIO, fmt: str = "docker", compression: str = "none") -> None:
+        """Write the images to ``out``; ``compression`` (none, gzip, zstd) for the layer blobs."""
+        write_archive(self._targets(names), out, fmt, compression, scratch=self.store.paths.tmp())
 
     # load ------------------------------------------------------------------------------------
     def load(self, source: BinaryIO) -> list[LoadedImage]:
