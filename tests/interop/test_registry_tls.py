@@ -1,6 +1,6 @@
 """TLS on lamina's registry (``http.tls`` in the config): skopeo verifies the server against a
 per-registry CA directory, and ``lamina login`` finds the CA where docker keeps it
-(``certs.d/<host:port>/ca.crt``) and never falls back to plain HTTP on a TLS-only server."""
+(``certs.d/<host:port>/ca.crt``); a loopback registry is insecure, as docker treats it."""
 
 from __future__ import annotations
 
@@ -58,15 +58,19 @@ def test_skopeo_over_verified_tls(tls_registry, lamina, busybox_tar, tmp_path):
     assert json.loads(inspected.stdout)["RepoTags"] == ["v1"]
 
 
-def test_lamina_login_uses_certs_d_and_refuses_plain_http_fallback(tls_registry, tmp_path):
+def test_lamina_login_verifies_https_with_certs_d(tls_registry, tmp_path):
     reg, certs_d = tls_registry
     cli = [sys.executable, "-m", "lamina"]
     env = {**os.environ, "LAMINA_CONFIG": str(tmp_path / "cfg"), "LAMINA_CERTS_D": certs_d}
-    ok = run(*cli, "login", "-u", "alice", "-p", "wonderland", reg.host, env=env)
+    secure = f"https://{reg.host}"  # an explicit https:// is verified even on loopback
+    ok = run(*cli, "login", "-u", "alice", "-p", "wonderland", secure, env=env)
     assert ok.returncode == 0 and ok.stdout.decode().strip() == "Login Succeeded", ok.stderr.decode()
-    wrong = run(*cli, "login", "-u", "alice", "-p", "nope", reg.host, env=env)
+    wrong = run(*cli, "login", "-u", "alice", "-p", "nope", secure, env=env)
     assert wrong.returncode == 1 and b"unauthorized" in wrong.stderr
     no_ca = {**env, "LAMINA_CERTS_D": str(tmp_path / "empty")}
-    refused = run(*cli, "login", "-u", "alice", "-p", "wonderland", reg.host, env=no_ca)
-    assert refused.returncode == 125 and b"Traceback" not in refused.stderr
-    assert len(refused.stderr.decode().strip().splitlines()) == 1
+    refused = run(*cli, "login", "-u", "alice", "-p", "wonderland", secure, env=no_ca)
+    assert refused.returncode == 125 and b"CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert b"Traceback" not in refused.stderr and len(refused.stderr.decode().strip().splitlines()) == 1
+    # a bare loopback address is an insecure registry, as docker treats 127.0.0.0/8: unverified TLS
+    loopback = run(*cli, "login", "-u", "alice", "-p", "wonderland", reg.host, env=no_ca)
+    assert loopback.returncode == 0, loopback.stderr.decode()

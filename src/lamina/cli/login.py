@@ -14,7 +14,7 @@ from ..errors import InvalidArgument
 @click.option("-u", "--username", default=None, help="Username")
 @click.option("-p", "--password", default=None, help="Password")
 @click.option("--password-stdin", is_flag=True, help="Take the password from stdin")
-@click.option("--insecure", is_flag=True, help="Plain HTTP / unverified TLS (loopback is always plain HTTP)")
+@click.option("--insecure", is_flag=True, help="Accept unverified TLS, then plain HTTP (loopback registries always do, as docker)")
 def login_cmd(server, username, password, password_stdin, insecure):
     """Log in to a registry and store the credentials."""
     from ..registry.client.auth import login

@@ -37,20 +37,32 @@ def _ca_file(server: str) -> str | None:
     return None
 
 
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    return name in ("localhost", "[::1]") or name.startswith("127.")
+
+
 def _candidates(server: str, insecure: bool) -> list[tuple[str, bool | ssl.SSLContext]]:
-    """(base URL, verify) pairs in the order docker tries them: HTTPS first, verified against
-    the system roots plus ``certs.d/<server>/ca.crt``; plain HTTP (and unverified HTTPS) only for
-    loopback registries and ``--insecure``."""
-    if server.startswith(("http://", "https://")):
-        return [(server.rstrip("/"), not insecure)]
-    ca = _ca_file(server)
+    """(base URL, verify) pairs in the order docker tries them.
+
+    A registry is secure by default: HTTPS only, verified against the system roots plus
+    ``certs.d/<host:port>/ca.crt``. Loopback registries and ``--insecure`` are insecure, as
+    docker marks 127.0.0.0/8: HTTPS without verification first, then plain HTTP. An explicit
+    ``https://`` is always verified (unless ``--insecure``); an explicit ``http://`` is used as is.
+    """
+    scheme, sep, host = server.partition("://")
+    if not sep:
+        scheme, host = "", server
+    host = host.rstrip("/")
+    ca = _ca_file(host)
     verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=ca) if ca else True
-    local = server.startswith(("localhost", "127.", "[::1]"))
-    if insecure:
-        return [(f"https://{server}", False), (f"http://{server}", False)]
-    if local:
-        return [(f"https://{server}", verify), (f"http://{server}", False)]
-    return [(f"https://{server}", verify)]
+    if scheme == "http":
+        return [(f"http://{host}", False)]
+    if scheme == "https":
+        return [(f"https://{host}", False if insecure else verify)]
+    if insecure or _is_loopback(host):
+        return [(f"https://{host}", False), (f"http://{host}", False)]
+    return [(f"https://{host}", verify)]
 
 
 def login(server: str, user: str, password: str, *, insecure: bool = False, timeout: float = 30) -> None:
