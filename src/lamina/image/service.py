@@ -170,7 +170,7 @@ class ImageService:
                     repo_tags=tuple(sorted(tags)),
                     repo_digests=tuple(sorted(digests)),
                     created=config.created,
-                    size=self.store.image_size(image_id, size_cache),
+                    size=self.store.image_size(image_id, size_cache, config),
                     parent=parents[image_id],
                     labels=dict(config.config.get("Labels") or {}),
                     has_children=image_id in with_children,

@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..archive.compression import Limits
 from ..digest import Digest
@@ -32,6 +32,9 @@ from .layerdb import TAR_SPLIT, LayerDB, LayerRecord
 from .lock import store_lock
 from .paths import DataRoot
 from .repositories import Repositories
+
+if TYPE_CHECKING:
+    from ..oci import ImageConfig
 
 
 def next_chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
@@ -169,8 +172,12 @@ class Store:
             self.images.touch(image_id)
         return image_id
 
-    def image_size(self, image_id: Digest, cache: dict[Digest, int] | None = None) -> int:
-        config = self.images.get(image_id)
+    def image_size(
+        self, image_id: Digest, cache: dict[Digest, int] | None = None, config: ImageConfig | None = None
+    ) -> int:
+        """Bytes of the image's layers (docker's Size); ``cache`` shares layer sizes across
+        calls and ``config`` saves reading the image config again."""
+        config = config or self.images.get(image_id)
         total = 0
         for chain in chain_ids(list(config.diff_ids)):
             if cache is not None and chain in cache:
