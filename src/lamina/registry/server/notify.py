@@ -244,7 +244,7 @@ class Notifier:
 
         namespace, _, name = repository.rpartition("/")
         payload = {
-            "push_data": {"images": [digest], "pushed_at": time.time(), "pusher": actor or "", "tag": tag},
+            "push_data": {"images": [digest], "pushed_at": int(time.time()), "pusher": actor or "", "tag": tag},
             "repository": {
                 "name": name,
                 "namespace": namespace,
