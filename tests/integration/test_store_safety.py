@@ -171,3 +171,32 @@ def test_one_repair_removes_a_killed_layer_and_its_short_link(lamina, busybox_ta
     assert lamina.run("system", "check").out.strip() == "The data root is consistent."
     assert not os.path.lexists(os.path.join(home, "l", short))
     assert lamina.run("images", "--format", "{{.Repository}}").out.split() == ["survivor"]
+
+
+def test_check_unmounts_stale_mounts_before_removing_debris(lamina, busybox_tar, data_root):
+    """A process killed between mount and unmount leaves a mounted ``merged`` (a layer's or a
+    driver probe's). check reports it, and --repair unmounts it before removing the directory
+    it sits in, so nothing is deleted through a mount."""
+    lamina.run("import", busybox_tar, "survivor")
+    home = os.path.join(data_root, "overlay2")
+    outside = os.path.join(os.path.dirname(data_root), "outside")
+    os.makedirs(os.path.join(outside, "keep"))
+    orphan = os.path.join(home, "cd" * 32, "merged")
+    probe = os.path.join(home, ".probe-killed", "merged")
+    for point in (orphan, probe):
+        os.makedirs(point)
+        subprocess.run(["mount", "--bind", outside, point], check=True)
+    old = time.time() - 2 * 3600
+    os.utime(os.path.dirname(probe), (old, old))
+    try:
+        out = lamina.run("system", "check", check=False).out
+        assert out.count("stale mount") == 2 and "orphaned layer directory" in out and ".probe-killed" in out
+        lamina.run("system", "check", "--repair")
+        assert lamina.run("system", "check").out.strip() == "The data root is consistent."
+        assert not os.path.exists(os.path.dirname(orphan)) and not os.path.exists(os.path.dirname(probe))
+        assert os.path.isdir(os.path.join(outside, "keep"))  # nothing deleted through the mounts
+        with open("/proc/self/mountinfo") as f:
+            assert os.path.realpath(data_root) not in f.read()
+    finally:
+        for point in (orphan, probe):
+            subprocess.run(["umount", "-l", point], capture_output=True)

@@ -14,7 +14,7 @@ import secrets
 import shutil
 
 from ..errors import NotFound
-from ..mount import Mount
+from ..mount import Mount, is_mountpoint, unmount
 from ..store.paths import check_hex_id
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -69,6 +69,10 @@ class Overlay2Driver:
 
     def remove(self, cache_id: str) -> None:
         layer = self._dir(cache_id)
+        merged = os.path.join(layer, "merged")
+        if os.path.isdir(merged) and is_mountpoint(merged):
+            # a mount left by a killed process: never delete through it
+            unmount(merged, detach=True)
         try:
             with open(os.path.join(layer, "link")) as f:
                 short = f.read().strip()

@@ -75,7 +75,8 @@ class StoreChecker:
         with self.store.lock():
             findings = self._find()
             if repair:
-                for finding in findings:
+                # unmount before removing what the mounts sit in
+                for finding in sorted(findings, key=lambda f: f.kind != "stale mount"):
                     self._repair(finding)
                 # removing debris can expose more (a short link whose layer directory was just
                 # removed): repair until a pass finds nothing new, so one --repair is enough
@@ -157,6 +158,14 @@ class StoreChecker:
             if not s.images.exists(entry.image_id):
                 out.append(Finding("tag of a missing image", entry.reference.familiar(), str(entry.image_id)))
 
+        out.extend(self._stale_mounts())
+        home = s.driver.home
+        for name in _listdir(home):
+            path = os.path.join(home, name)
+            # a driver probe killed before it cleaned up (a live one is younger than an hour)
+            if name.startswith(".probe-") and time.time() - os.lstat(path).st_mtime > STALE_TMP_SECONDS:
+                out.append(Finding("temporary file", path))
+
         for directory in (s.paths.imagedb_content(), s.paths.image_dir, s.paths.layerdb()):
             for name in _listdir(directory):
                 path = os.path.join(directory, name)
@@ -170,9 +179,36 @@ class StoreChecker:
             out.append(Finding("dead lease", path))
         return out
 
+    def _stale_mounts(self) -> list[Finding]:
+        """Mounts lamina made (a layer's or a probe's ``merged``) that no running container
+        owns: left by a process killed between mount and unmount."""
+        from ..mount import mounts_under
+
+        s = self.store
+        home = os.path.realpath(s.driver.home)
+        layer_parents = {home, os.path.join(home, "dir")}  # overlay2/<id>, vfs/dir/<id>
+        running = {u.container_id for u in s.container_uses() if u.running}
+        owned: set[str] = set()
+        for container_id in running:
+            try:
+                with open(os.path.join(s.paths.layerdb_mounts(), container_id, "mount-id")) as f:
+                    owned.add(os.path.join(home, f.read().strip(), "merged"))
+            except OSError:
+                continue
+        out = []
+        for point in mounts_under(home):
+            parent, leaf = os.path.split(point)
+            if leaf == "merged" and os.path.dirname(parent) in layer_parents and point not in owned:
+                out.append(Finding("stale mount", point))
+        return out
+
     def _repair(self, finding: Finding) -> None:
         s = self.store
-        if finding.kind == "unreferenced layer":
+        if finding.kind == "stale mount":
+            from ..mount import unmount
+
+            unmount(finding.path, detach=True)
+        elif finding.kind == "unreferenced layer":
             chain = Digest("sha256", os.path.basename(finding.path))
             record = s.layers.get(chain)
             s.layers.remove(chain)
