@@ -205,3 +205,9 @@ def test_parse_size():
     assert parse_size("100") == 100
     with pytest.raises(InvalidArgument):
         parse_size("ten megs")
+
+
+def test_format_json_is_dockers_shorthand_for_json_dot():
+    rows = [{"Repository": "a", "Tag": "1"}, {"Repository": "b", "Tag": "2"}]
+    out = table.render(" json ", rows, "table {{.Repository}}\t{{.Tag}}")
+    assert out == '{"Repository":"a","Tag":"1"}\n{"Repository":"b","Tag":"2"}\n'

@@ -44,7 +44,12 @@ def render(
     default_format: str,
     headers: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole output for ``rows`` under ``fmt`` (or ``default_format`` when none is given)."""
+    """The whole output for ``rows`` under ``fmt`` (or ``default_format`` when none is given).
+
+    ``--format json`` is docker's (23+) shorthand for ``{{json .}}``: one JSON object per line.
+    """
+    if fmt is not None and fmt.strip() == "json":
+        fmt = "{{json .}}"
     is_table, body = _prepare(fmt or default_format)
     if is_table and not body:  # "--format table": the default columns
         body = _prepare(default_format)[1]
