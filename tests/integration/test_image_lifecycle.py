@@ -251,3 +251,28 @@ def test_history_without_human_units(lamina, busybox_tar):
     assert size.isdigit() and int(size) > 1_000_000
     assert created.endswith("Z") or created[-6] in "+-"
     assert "T" in created
+
+
+def test_prune_filters_until_label_and_dangling(lamina, busybox_tar):
+    lamina.run("import", "-c", "LABEL team=red", busybox_tar, "red")
+    lamina.run("import", "-c", "LABEL team=blue", busybox_tar, "blue")
+    lamina.run("import", "-m", "plain", busybox_tar, "plain")
+
+    def would_delete(*filters: str) -> list[str]:
+        args = ["image", "prune", "-a", "--dry-run"] + [f"--filter={f}" for f in filters]
+        return [line.split(": ", 1)[1] for line in lamina.run(*args).out.splitlines() if line.startswith("Untagged: ")]
+
+    assert would_delete("label=team=red") == ["red:latest"]
+    assert sorted(would_delete("label=team")) == ["blue:latest", "red:latest"]
+    assert would_delete("label!=team") == ["plain:latest"]
+    assert would_delete("until=1h") == []  # everything is younger than an hour
+    assert would_delete("until=2000-01-01") == []
+    assert len(would_delete("until=0s")) == 3
+    # dangling=false is -a
+    out = lamina.run("image", "prune", "-f", "--filter", "dangling=false", "--filter", "label=team=blue").out
+    assert "Untagged: blue:latest" in out and "red" not in out
+    assert sorted(lamina.run("images", "--format", "{{.Repository}}").out.split()) == ["plain", "red"]
+    for bad in ("until=junk", "bogus=1", "dangling=maybe"):
+        res = lamina.run("image", "prune", "-f", "--filter", bad, check=False)
+        assert res.returncode == 125 and res.err.startswith("Error: ") and "Traceback" not in res.err
+    assert lamina.run("images", "-f", "until=1h", check=False).err == "Error: invalid filter 'until'\n"

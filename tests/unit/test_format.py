@@ -211,3 +211,17 @@ def test_format_json_is_dockers_shorthand_for_json_dot():
     rows = [{"Repository": "a", "Tag": "1"}, {"Repository": "b", "Tag": "2"}]
     out = table.render(" json ", rows, "table {{.Repository}}\t{{.Tag}}")
     assert out == '{"Repository":"a","Tag":"1"}\n{"Repository":"b","Tag":"2"}\n'
+
+
+def test_go_durations_and_docker_timestamps():
+    from lamina.format.units import parse_go_duration, parse_timestamp_filter
+
+    assert parse_go_duration("1h30m") == 5400 and parse_go_duration("1.5s") == 1.5
+    assert parse_go_duration("-2h") == -7200 and parse_go_duration("250ms") == 0.25
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert parse_timestamp_filter("24h", now) == now.timestamp() - 86400
+    assert parse_timestamp_filter("1700000000.5", now) == 1700000000.5
+    assert parse_timestamp_filter("2024-01-01T00:00:00Z", now) == 1704067200
+    for bad in ("", "h", "10x", "1h30", "yesterday"):
+        with pytest.raises(InvalidArgument):
+            parse_timestamp_filter(bad, now)

@@ -268,8 +268,9 @@ def rm_cmd(ctx, names, force, no_prune):
 @click.option("-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones")
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed and the space it would reclaim")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')")
 @click.pass_context
-def prune_cmd(ctx, all_images, force, dry_run):
+def prune_cmd(ctx, all_images, force, dry_run, filters):
     """Remove unused images."""
     if not force and not dry_run:
         warning = (
@@ -279,7 +280,7 @@ def prune_cmd(ctx, all_images, force, dry_run):
         )
         if not click.confirm(f"{warning}\nAre you sure you want to continue?", default=False):
             return
-    report = engine(ctx).image_remover.prune(all_images=all_images, dry_run=dry_run)
+    report = engine(ctx).image_remover.prune(all_images=all_images, dry_run=dry_run, filters=filters)
     if report.events:
         click.echo("Would delete:" if dry_run else "Deleted Images:")
         for event in report.events:

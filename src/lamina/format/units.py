@@ -124,6 +124,52 @@ def parse_time(text: str) -> datetime:
         raise InvalidArgument(f"invalid timestamp {text!r}: {exc}") from None
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_go_duration(text: str) -> float:
+    """Go's time.ParseDuration (``1h30m``, ``10m``, ``1.5s``) → seconds."""
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(body):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if not body or pos != len(body):
+        raise InvalidArgument(f"invalid duration {text!r}: want e.g. 10m, 1h30m")
+    return sign * total
+
+
+def parse_timestamp_filter(text: str, now: datetime | None = None) -> float:
+    """docker's timetypes.GetTimestamp, for ``until``/``since`` filters → Unix seconds: a Go
+    duration back from now (``24h``), a Unix time (``1700000000.5``), or an RFC 3339 date,
+    date-time or date-only (the last two in local time when they carry no zone)."""
+    value = text.strip()
+    now = now or datetime.now(UTC)
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        return now.timestamp() - parse_go_duration(value)
+    except InvalidArgument:
+        pass
+    try:
+        return parse_time(value).timestamp()
+    except InvalidArgument:
+        pass
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, pattern).astimezone().timestamp()
+        except ValueError:
+            continue
+    raise InvalidArgument(f"invalid timestamp {text!r}: want a duration (24h), a Unix time or an RFC 3339 date")
+
+
 def _local(moment: datetime) -> datetime:
     return moment.astimezone()
 

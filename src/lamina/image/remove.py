@@ -15,13 +15,15 @@ as ``prune`` and prints exactly what ``prune`` will print.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .. import reference as refs
 from ..digest import Digest
-from ..errors import Conflict, InvalidReference
+from ..errors import Conflict, InvalidArgument, InvalidReference
+from ..format.units import parse_timestamp_filter
 from ..oci import chain_ids
-from .service import ImageService
+from .service import ImageService, ImageSummary, _created_key
 
 __all__ = ["ImageRemover", "DeleteEvent", "PruneReport"]
 
@@ -240,13 +242,14 @@ class ImageRemover:
             )
 
     # prune -------------------------------------------------------------------------------
-    def _prune_candidates(self, view: _StoreView, all_images: bool) -> list[Digest]:
+    def _prune_candidates(self, view: _StoreView, all_images: bool, keep: Callable[[ImageSummary], bool]) -> list[Digest]:
         """docker's ImagesPrune selection, newest first: dangling heads, or (``-a``) every image
-        but untagged intermediates; never one a container uses."""
+        but untagged intermediates; never one a container uses, nor one ``keep`` (the filters)
+        spares."""
         used = {u.image_id for u in view.uses}
         out = []
         for s in self.service.summaries():
-            if s.id in used:
+            if s.id in used or keep(s):
                 continue
             referenced = bool(s.repo_tags or s.repo_digests)
             if not referenced and s.has_children:
@@ -255,12 +258,17 @@ class ImageRemover:
                 out.append(s.id)
         return out
 
-    def prune(self, all_images: bool = False, dry_run: bool = False) -> PruneReport:
-        """Remove unused images; ``dry_run`` runs the same steps against a recording view."""
+    def prune(self, all_images: bool = False, dry_run: bool = False, filters: Iterable[str] = ()) -> PruneReport:
+        """Remove unused images; ``dry_run`` runs the same steps against a recording view.
+
+        ``filters`` are docker's prune filters: ``until=<time or duration>``, ``label=<k>[=<v>]``,
+        ``label!=<k>[=<v>]``, ``dangling=false`` (the same as ``all_images``).
+        """
+        all_images, keep = _prune_filters(filters, all_images)
         report = PruneReport()
         with self.store.lock():
             view = _StoreView(self.service, dry_run=dry_run)
-            for image_id in self._prune_candidates(view, all_images):
+            for image_id in self._prune_candidates(view, all_images, keep):
                 if not view.exists(image_id):
                     continue
                 references = view.references_to(image_id)
@@ -274,6 +282,42 @@ class ImageRemover:
                         continue
             report.space_reclaimed = view.reclaimed
         return report
+
+
+def _prune_filters(filters: Iterable[str], all_images: bool) -> tuple[bool, Callable[[ImageSummary], bool]]:
+    """(all_images, keep): ``keep(summary)`` is true for an image the filters spare."""
+    until: float | None = None
+    wanted: list[tuple[str, str | None]] = []
+    unwanted: list[tuple[str, str | None]] = []
+    for item in filters:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
+        if key == "until":
+            until = parse_timestamp_filter(value)
+        elif key in ("label", "label!"):
+            name, has_value, expected = value.partition("=")
+            (wanted if key == "label" else unwanted).append((name, expected if has_value else None))
+        elif key == "dangling":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"invalid filter 'dangling={value}'")
+            all_images = all_images or value.lower() in ("false", "0")
+        else:
+            raise InvalidArgument(f"invalid filter '{key}'")
+
+    def has(labels: dict[str, str], label: tuple[str, str | None]) -> bool:
+        name, expected = label
+        return name in labels and (expected is None or labels[name] == expected)
+
+    def keep(s: ImageSummary) -> bool:
+        if until is not None and _created_key(s.created) >= until:
+            return True
+        if any(not has(s.labels, label) for label in wanted):
+            return True
+        return any(has(s.labels, label) for label in unwanted)
+
+    return all_images, keep
 
 
 def _single_reference(references: list[refs.Reference]) -> bool:

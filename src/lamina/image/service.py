@@ -337,7 +337,7 @@ def _parse_filters(filters: Iterable[str]) -> dict[str, list[str]]:
         key = key.strip().lower()
         if not sep:
             raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
-        if key not in ("dangling", "label", "before", "since", "reference", "until"):
+        if key not in ("dangling", "label", "before", "since", "reference"):
             raise InvalidArgument(f"invalid filter '{key}'")
         parsed.setdefault(key, []).append(value)
     return parsed
