@@ -19,6 +19,13 @@ def _need(tool: str) -> str:
     return path
 
 
+def _pack(layout, path) -> None:
+    """An OCI layout directory as a tar, the form ``lamina load`` reads."""
+    with tarfile.open(path, "w") as tar:
+        for child in sorted(layout.iterdir()):
+            tar.add(child, arcname=child.name)
+
+
 def _run(*argv: str) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr}"
@@ -43,9 +50,7 @@ def test_skopeo_reads_lamina_oci_archive_with_same_digests(lamina, busybox_tar, 
     layout = tmp_path / "layout"
     _run("skopeo", "copy", f"oci-archive:{archive}", f"oci:{layout}:copied")
     repacked = tmp_path / "repacked.tar"
-    with tarfile.open(repacked, "w") as tar:
-        for child in sorted(layout.iterdir()):
-            tar.add(child, arcname=child.name)
+    _pack(layout, repacked)
     lamina.run("rmi", "oci/busybox:v1")
     out = lamina.run("load", "-i", str(repacked)).out
     assert "Loaded image" in out
@@ -69,9 +74,7 @@ def test_skopeo_reads_lamina_compressed_layouts(lamina, busybox_tar, tmp_path, c
     layers = json.loads((layout / "blobs" / "sha256" / copied[7:]).read_text())["layers"]
     assert all(layer["mediaType"].endswith(other) for layer in layers)
     unpacked = tmp_path / "unpacked.tar"
-    with tarfile.open(unpacked, "w") as tar:
-        for child in sorted(layout.iterdir()):
-            tar.add(child, arcname=child.name)
+    _pack(layout, unpacked)
     lamina.run("rmi", "oci/packed:v1")
     lamina.run("load", "-i", str(unpacked))
     assert lamina.run("images", "-q", "--no-trunc").out.split() == [image_id]
@@ -93,9 +96,7 @@ def test_gzip_layers_from_skopeo_load_with_same_diff_ids(lamina, busybox_tar, tm
     # skopeo rewrites the config while converting to OCI; lamina must keep its bytes exactly
     config_digest = manifest["config"]["digest"]
     repacked = tmp_path / "gz.tar"
-    with tarfile.open(repacked, "w") as tar:
-        for child in sorted(layout.iterdir()):
-            tar.add(child, arcname=child.name)
+    _pack(layout, repacked)
     lamina.run("rmi", "gz/busybox:v1")
     lamina.run("load", "-i", str(repacked))
     assert lamina.run("images", "-q", "--no-trunc").out.split() == [config_digest]

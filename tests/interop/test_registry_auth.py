@@ -91,22 +91,20 @@ def _token_config(base, service, realm):
     }
 
 
-def test_bearer_tokens_with_scopes(tmp_path, image_archive):
-    if shutil.which("skopeo") is None:
-        pytest.skip("skopeo is not installed")
-    base = tmp_path / "token"
+def _issuing_registry(base, acl: list[dict]) -> RegistryProcess:
+    """A lamina registry that issues its own tokens (``/auth/token``) under ``acl``."""
     base.mkdir()
     port = free_port()
     token = _token_config(base, "lamina-registry", f"http://127.0.0.1:{port}/auth/token")
-    token["issue"] = {
-        "key": str(base / "token.key"),
-        "htpasswd": str(base / "users"),
-        "acl": [
-            {"account": "bob", "name": "*", "actions": ["*"]},
-            {"account": "eve", "name": "*", "actions": ["pull"]},
-        ],
-    }
-    with RegistryProcess(str(base), port=port, config={"auth": {"token": token}}) as reg:
+    token["issue"] = {"key": str(base / "token.key"), "htpasswd": str(base / "users"), "acl": acl}
+    return RegistryProcess(str(base), port=port, config={"auth": {"token": token}})
+
+
+def test_bearer_tokens_with_scopes(tmp_path, image_archive):
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed")
+    acl = [{"account": "bob", "name": "*", "actions": ["*"]}, {"account": "eve", "name": "*", "actions": ["pull"]}]
+    with _issuing_registry(tmp_path / "token", acl) as reg:
         dest = f"docker://{reg.host}/tok/busybox:v1"
         challenge = run("curl", "-s", "-i", f"{reg.url}/v2/tok/busybox/tags/list").stdout.decode()
         assert 'Bearer realm="' in challenge and 'scope="repository:tok/busybox:pull"' in challenge
@@ -142,19 +140,8 @@ def test_mount_only_from_a_repository_the_caller_may_pull(tmp_path):
 
     import httpx
 
-    base = tmp_path / "mount"
-    base.mkdir()
-    port = free_port()
-    token = _token_config(base, "lamina-registry", f"http://127.0.0.1:{port}/auth/token")
-    token["issue"] = {
-        "key": str(base / "token.key"),
-        "htpasswd": str(base / "users"),
-        "acl": [
-            {"account": "bob", "name": "*", "actions": ["*"]},
-            {"account": "eve", "name": "eve/*", "actions": ["*"]},
-        ],
-    }
-    with RegistryProcess(str(base), port=port, config={"auth": {"token": token}}) as reg:
+    acl = [{"account": "bob", "name": "*", "actions": ["*"]}, {"account": "eve", "name": "eve/*", "actions": ["*"]}]
+    with _issuing_registry(tmp_path / "mount", acl) as reg:
 
         def bearer(user: str, password: str, scope: str) -> dict:
             resp = httpx.get(f"{reg.url}/auth/token", params={"service": "lamina-registry", "scope": scope}, auth=(user, password))
