@@ -101,6 +101,13 @@ def test_gzip_layers_from_skopeo_load_with_same_diff_ids(lamina, busybox_tar, tm
     lamina.run("load", "-i", str(repacked))
     assert lamina.run("images", "-q", "--no-trunc").out.split() == [config_digest]
     assert lamina.run("inspect", "-f", "{{json .RootFS.Layers}}", config_digest).out == layers
+    # saved again in gzip, the layers are skopeo's own blobs (kept on load), not recompressed
+    again = tmp_path / "again.tar"
+    lamina.run("save", "--format", "oci", "--compression", "gzip", "-o", str(again), config_digest)
+    with tarfile.open(again) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        saved = json.load(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+    assert [layer["digest"] for layer in saved["layers"]] == [layer["digest"] for layer in manifest["layers"]]
 
 
 def test_umoci_unpacks_lamina_layout(lamina, busybox_tar, tmp_path):

@@ -48,6 +48,16 @@ def df_cmd(ctx, verbose, fmt):
         {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": human_size(0), "Reclaimable": _percent(0, 0)},
         {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": human_size(0), "Reclaimable": human_size(0)},
     ]
+    if usage.kept_blobs:  # lamina's own row: compressed layer blobs kept to re-save them as they came
+        summary_rows.append(
+            {
+                "Type": "Kept Blobs",
+                "TotalCount": str(usage.kept_blobs),
+                "Active": "-",
+                "Size": human_size(usage.kept_blobs_size),
+                "Reclaimable": _percent(usage.kept_blobs_reclaimable, usage.kept_blobs_size),
+            }
+        )
     headers = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
     if not verbose:
         default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"

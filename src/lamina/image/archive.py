@@ -198,17 +198,38 @@ class ImageArchive:
                 return
         raise NotFound(f"no image for linux/{go_arch()} in the index")
 
-    def open_layer(self, layer: ArchiveLayer) -> tuple[BinaryIO, VerifyingReader | None]:
-        """The layer's uncompressed stream, and the verifier of its blob digest (if any)."""
+    def layer_compression(self, layer: ArchiveLayer) -> str | None:
+        """"gzip" or "zstd" when the layout declares the blob compressed so, else None."""
+        if not layer.media_type:
+            return None
+        return {"gzip": "gzip", "zstd": "zstd"}.get(mt.compression_of(layer.media_type))
+
+    def open_layer(self, layer: ArchiveLayer, tee: BinaryIO | None = None) -> tuple[BinaryIO, VerifyingReader | None]:
+        """The layer's uncompressed stream, and the verifier of its blob digest (if any).
+        ``tee`` receives the blob's bytes as they are read (to keep it)."""
         raw = self.open(layer.member)
+        if tee is not None:
+            raw = _TeeReader(raw, tee)
         verifier = None
         if layer.blob_digest is not None:
             verifier = VerifyingReader(raw, layer.blob_digest)
             raw = verifier
-        kind = None
-        if layer.media_type:
-            kind = {"gzip": "gzip", "zstd": "zstd"}.get(mt.compression_of(layer.media_type))
-        return open_decompressed(raw, kind=kind), verifier
+        return open_decompressed(raw, kind=self.layer_compression(layer)), verifier
+
+
+class _TeeReader:
+    def __init__(self, raw: BinaryIO, copy: BinaryIO) -> None:
+        self._raw = raw
+        self._copy = copy
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._copy.write(data)
+        return data
 
 
 def _ref_name(desc: Descriptor) -> str | None:
@@ -247,6 +268,8 @@ class LayerSource:
     diff_id: Digest
     size: int  # uncompressed tar length
     write: Callable[[BinaryIO], None]  # writes the tar stream
+    #: a blob kept in this compression, as it arrived: (path, digest, size), or None
+    kept: Callable[[str], tuple[str, Digest, int] | None] = lambda kind: None
 
 
 @dataclass
@@ -304,6 +327,12 @@ def _write_layer(tar: TarWriter, layer: LayerSource, compression: str, scratch: 
     if compression == "none":
         tar.stream(f"blobs/sha256/{layer.diff_id.hex}", layer.size, layer.write, layer.diff_id)
         return Descriptor(media_type, layer.diff_id, layer.size)
+    kept = layer.kept(compression)
+    if kept is not None:  # the bytes the layer arrived as: its digest survives the round trip
+        path, digest, size = kept
+        with open(path, "rb") as blob:
+            tar.stream(f"blobs/sha256/{digest.hex}", size, lambda out: shutil.copyfileobj(blob, out, 1 << 20), digest)
+        return Descriptor(media_type, digest, size)
     blob, digest, size = _compressed_blob(layer, compression, scratch)
     with blob:
         tar.stream(f"blobs/sha256/{digest.hex}", size, lambda out: shutil.copyfileobj(blob, out, 1 << 20), digest)

@@ -60,6 +60,7 @@ class _StoreView:
         self._gone_images: set[Digest] = set()
         self._gone_refs: set[str] = set()
         self._gone_layers: set[Digest] = set()
+        self._gone_blob_diffs: set[Digest] = set()
         self.reclaimed = 0
 
     # reads -------------------------------------------------------------------------------
@@ -94,8 +95,10 @@ class _StoreView:
         """Remove the config and the layers only it used; return the deleted ChainIDs."""
         if not self.dry_run:
             before = {r.chain_id: r.size for r in self.store.layers.list()}
+            blobs_before = self.store.blobs.total_size()
             deleted = self.store.delete_image_data(image_id)
             self.reclaimed += sum(before.get(c, 0) for c in deleted)
+            self.reclaimed += blobs_before - self.store.blobs.total_size()  # kept blobs go too
             return deleted
         self._gone_images.add(image_id)
         in_use = set(self.store.pinned_layers())
@@ -110,7 +113,17 @@ class _StoreView:
             self._gone_layers.add(chain)
             self.reclaimed += self.store.layers.get(chain).size
             deleted.append(chain)
+        if deleted and self.store.blobs.any():
+            self.reclaimed += self._blob_bytes_going()
         return deleted
+
+    def _blob_bytes_going(self) -> int:
+        """Bytes of kept blobs whose DiffID no remaining layer has (counted once per run)."""
+        records = self.store.layers.list()
+        remaining = {r.diff_id for r in records if r.chain_id not in self._gone_layers}
+        going = {r.diff_id for r in records if r.chain_id in self._gone_layers} - remaining - self._gone_blob_diffs
+        self._gone_blob_diffs |= going
+        return sum(self.store.blobs.size_for(d) for d in going)
 
 
 class ImageRemover:

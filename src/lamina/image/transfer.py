@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -9,6 +11,8 @@ from .. import reference as refs
 from ..archive import tarsplit
 from ..errors import InvalidReference
 from ..oci import chain_ids
+from ..store.atomic import temp_name
+from ..store.blobs import KINDS as BLOB_KINDS
 from ..store.layerdb import LayerRecord
 from ..store.store import Store
 from .archive import ImageArchive, ImageToSave, LayerSource, write_archive
@@ -71,13 +75,39 @@ class ImageTransfer:
             with open(split_path, "rb") as split:
                 tarsplit.assemble(split, diff_dir, out)
 
-        return LayerSource(record.diff_id, size, write)
+        def kept(kind: str):
+            blob = self.store.blobs.find(record.diff_id, kind)
+            return None if blob is None else (blob.path, blob.digest, blob.size)
+
+        return LayerSource(record.diff_id, size, write, kept)
 
     def save(self, names: list[str], out: BinaryIO, fmt: str = "docker", compression: str = "none") -> None:
         """Write the images to ``out``; ``compression`` (none, gzip, zstd) for the layer blobs."""
         write_archive(self._targets(names), out, fmt, compression, scratch=self.store.paths.tmp())
 
     # load ------------------------------------------------------------------------------------
+    def _load_layer(self, archive: ImageArchive, layer, lease, parent: LayerRecord | None) -> LayerRecord:
+        """Extract one layer; a compressed blob from a layout is kept (store/blobs.py) so that
+        ``save`` in that compression sends the same bytes."""
+        kind = archive.layer_compression(layer)
+        keep = kind in BLOB_KINDS and layer.blob_digest is not None
+        tmp = temp_name(os.path.join(self.store.paths.tmp(), "blob")) if keep else None
+        try:
+            with open(tmp, "wb") if tmp else contextlib.nullcontext() as copy:
+                stream, verifier = archive.open_layer(layer, tee=copy)
+                record = self.store.create_layer(lease, parent, stream, layer.expected_diff_id)
+                if verifier is not None:
+                    while verifier.read(1 << 20):
+                        pass
+                    verifier.verify()
+            if tmp:
+                with self.store.lock():
+                    self.store.blobs.keep(tmp, layer.blob_digest, record.diff_id, kind)
+            return record
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+
     def load(self, source: BinaryIO) -> list[LoadedImage]:
         loaded = []
         with self.store.lease() as lease, ImageArchive(source, self.store.paths.tmp(), self.store.limits) as archive:
@@ -89,12 +119,7 @@ class ImageTransfer:
                     if existing is not None:
                         parent = existing
                         continue
-                    stream, verifier = archive.open_layer(layer)
-                    parent = self.store.create_layer(lease, parent, stream, layer.expected_diff_id)
-                    if verifier is not None:
-                        while verifier.read(1 << 20):
-                            pass
-                        verifier.verify()
+                    parent = self._load_layer(archive, layer, lease, parent)
                 image_id = self.store.register_image(image.config_raw)
                 shown = []
                 for tag in image.tags:

@@ -27,6 +27,7 @@ from ..errors import DigestMismatch, InvalidArgument, NotFound, StoreCorrupt
 from ..graphdriver.base import DriverChoice, GraphDriver, make_driver, select_driver
 from ..oci import chain_ids
 from . import lease as leases
+from .blobs import BlobStore
 from .imagedb import ImageDB
 from .layerdb import TAR_SPLIT, LayerDB, LayerRecord
 from .lock import store_lock
@@ -87,6 +88,7 @@ class Store:
         self.images = ImageDB(self.paths)
         self.layers = LayerDB(self.paths)
         self.repositories = Repositories(self.paths.repositories_json())
+        self.blobs = BlobStore(self.paths)
         self.limits = limits or Limits()
 
     @contextmanager
@@ -238,7 +240,13 @@ class Store:
             self.layers.remove(chain)
             self.driver.remove(record.cache_id)
             deleted.append(chain)
+        if deleted and self.blobs.any():
+            self.blobs.forget_unused(self.live_diff_ids())
         return deleted
+
+    def live_diff_ids(self) -> set[Digest]:
+        """The DiffIDs of the stored layers: what kept blobs may belong to."""
+        return {r.diff_id for r in self.layers.list()}
 
     def pinned_layers(self) -> set[Digest]:
         """Layers no deletion may take: pinned by a live lease or under a container's mount."""

@@ -159,6 +159,9 @@ class StoreChecker:
                 out.append(Finding("tag of a missing image", entry.reference.familiar(), str(entry.image_id)))
 
         out.extend(self._stale_mounts())
+        if s.blobs.any():
+            for path in s.blobs.orphans(s.live_diff_ids()):
+                out.append(Finding("orphaned blob", path))
         home = s.driver.home
         for name in _listdir(home):
             path = os.path.join(home, name)
@@ -213,6 +216,8 @@ class StoreChecker:
             record = s.layers.get(chain)
             s.layers.remove(chain)
             s.driver.remove(record.cache_id)
+        elif finding.kind == "orphaned blob":
+            s.blobs.remove(Digest("sha256", os.path.basename(finding.path)))
         elif finding.kind == "orphaned layer directory":
             s.driver.remove(os.path.basename(finding.path))
         elif finding.kind == "tag of a missing image":

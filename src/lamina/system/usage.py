@@ -34,6 +34,10 @@ class DiskUsage:
     reclaimable: int
     containers_total: int
     containers_active: int
+    #: compressed blobs kept beside their layers (store/blobs.py); 0 when none were kept
+    kept_blobs: int = 0
+    kept_blobs_size: int = 0
+    kept_blobs_reclaimable: int = 0
 
 
 def disk_usage(store: Store, service: ImageService) -> DiskUsage:
@@ -58,6 +62,8 @@ def disk_usage(store: Store, service: ImageService) -> DiskUsage:
     distinct = {c for chains in chains_of.values() for c in chains}
     total = sum(layer_size.get(c, 0) for c in distinct)
     reclaimable = sum(layer_size.get(c, 0) for c in distinct - active_chains)
+    kept = store.blobs.entries() if store.blobs.any() else []
+    active_diffs = {d for i in active_ids if store.images.exists(i) for d in store.images.get(i).diff_ids}
     return DiskUsage(
         images=rows,
         total_images=len(summaries),
@@ -66,4 +72,7 @@ def disk_usage(store: Store, service: ImageService) -> DiskUsage:
         reclaimable=reclaimable,
         containers_total=len(uses),
         containers_active=len([u for u in uses if u.running]),
+        kept_blobs=len(kept),
+        kept_blobs_size=sum(b.size for b in kept),
+        kept_blobs_reclaimable=sum(b.size for b in kept if b.diff_id not in active_diffs),
     )
