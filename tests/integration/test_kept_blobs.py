@@ -10,6 +10,8 @@ import json
 import os
 import tarfile
 
+import pytest
+
 from lamina import Engine
 
 
@@ -49,14 +51,20 @@ def _layer_digests(archive: bytes) -> list[str]:
     return [layer["digest"] for layer in manifest["layers"]]
 
 
-def test_foreign_gzip_blob_round_trips_and_is_accounted(tmp_path, busybox_tar, lamina):
+@pytest.fixture
+def loaded(tmp_path, busybox_tar, lamina) -> tuple[Engine, str, int]:
+    """An engine on ``lamina``'s data root that loaded a layout with a foreign gzip layer."""
     source = Engine(str(tmp_path / "source"))
     with open(busybox_tar, "rb") as f:
         source.images.import_tarball(f, reference="kept/busybox:1")
     layout, blob_digest, blob_size = _foreign_gzip_layout(source, "kept/busybox:1")
-
     engine = Engine(lamina.root)
     engine.transfer.load(io.BytesIO(layout))
+    return engine, blob_digest, blob_size
+
+
+def test_foreign_gzip_blob_round_trips_and_is_accounted(loaded, lamina):
+    engine, blob_digest, blob_size = loaded
     again = io.BytesIO()
     engine.transfer.save(["kept/busybox:1"], again, fmt="oci", compression="gzip")
     assert _layer_digests(again.getvalue()) == [blob_digest]  # the bytes it came as
@@ -79,13 +87,8 @@ def test_foreign_gzip_blob_round_trips_and_is_accounted(tmp_path, busybox_tar, l
     assert "Kept Blobs" not in lamina.run("system", "df").out
 
 
-def test_rmi_drops_the_blob_and_check_finds_strays(tmp_path, busybox_tar, lamina):
-    source = Engine(str(tmp_path / "source"))
-    with open(busybox_tar, "rb") as f:
-        source.images.import_tarball(f, reference="kept/busybox:1")
-    layout, _, _ = _foreign_gzip_layout(source, "kept/busybox:1")
-    engine = Engine(lamina.root)
-    engine.transfer.load(io.BytesIO(layout))
+def test_rmi_drops_the_blob_and_check_finds_strays(loaded, lamina):
+    engine = loaded[0]
     assert engine.store.blobs.any()
     lamina.run("rmi", "kept/busybox:1")
     assert not engine.store.blobs.any()

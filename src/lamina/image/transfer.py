@@ -90,7 +90,7 @@ class ImageTransfer:
         """Extract one layer; a compressed blob from a layout is kept (store/blobs.py) so that
         ``save`` in that compression sends the same bytes."""
         kind = archive.layer_compression(layer)
-        keep = kind in BLOB_KINDS and layer.blob_digest is not None
+        keep = kind in BLOB_KINDS and layer.blob_digest is not None and layer.blob_digest.algorithm == "sha256"
         tmp = temp_name(os.path.join(self.store.paths.tmp(), "blob")) if keep else None
         try:
             with open(tmp, "wb") if tmp else contextlib.nullcontext() as copy:

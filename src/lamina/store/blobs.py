@@ -59,8 +59,8 @@ class BlobStore:
     # writes (under the store lock) ------------------------------------------------------------
     def keep(self, tmp_path: str, digest: Digest, diff_id: Digest, kind: str) -> None:
         """Move the verified blob at ``tmp_path`` into the store for ``diff_id``."""
-        if kind not in KINDS:
-            raise ValueError(f"kept blobs are gzip or zstd, not {kind!r}")
+        if kind not in KINDS or digest.algorithm != "sha256":
+            raise ValueError(f"kept blobs are sha256-named gzip or zstd, not {digest.algorithm} {kind!r}")
         replaced = self.find(diff_id, kind)
         target = self._blob(digest)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -107,8 +107,8 @@ class BlobStore:
         return self._read_digest(self._diffid_by_digest(digest))
 
     def entries(self) -> list[KeptBlob]:
-        """Every kept blob with its DiffID (blobs without a readable index have diff_id None
-        and are left to ``orphans``)."""
+        """Every kept blob with its DiffID; a blob whose ``diffid-by-digest`` entry is missing
+        (a crash between the writes) is skipped here and reported by ``orphans``."""
         out = []
         for digest, path, size in self._blob_files():
             diff_id = self.diff_id_of(digest)
