@@ -30,13 +30,13 @@ def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = True) 
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     os.close(fd)
     try:
         os.replace(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     if durable:
         fsync_dir(os.path.dirname(path) or ".")
@@ -59,7 +59,8 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _unlink_quietly(path: str) -> None:
+def unlink_quietly(path: str) -> None:
+    """Remove ``path`` if it is there (debris may already be gone)."""
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..digest import Digest
 from ..errors import InvalidArgument
-from .atomic import write_file
+from .atomic import unlink_quietly, write_file
 from .paths import DataRoot
 
 __all__ = ["BlobStore", "KeptBlob", "KINDS"]
@@ -74,12 +74,12 @@ class BlobStore:
     def remove(self, digest: Digest) -> None:
         diff_id = self.diff_id_of(digest)
         for path in (self._blob(digest), self._diffid_by_digest(digest)):
-            _unlink(path)
+            unlink_quietly(path)
         if diff_id is not None:
             for kind in KINDS:
                 index = os.path.join(self._by_diffid(diff_id), kind)
                 if self._read_digest(index) == digest:
-                    _unlink(index)
+                    unlink_quietly(index)
             _rmdir(self._by_diffid(diff_id))
 
     def forget_unused(self, live_diff_ids: set[Digest]) -> int:
@@ -162,13 +162,6 @@ class BlobStore:
                 return Digest.parse(f.read().strip())
         except (OSError, ValueError, InvalidArgument):  # unreadable is as good as absent
             return None
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _rmdir(path: str) -> None:

@@ -16,7 +16,7 @@ from ..digest import Digest
 from ..errors import LaminaError
 from ..oci import chain_ids
 from ..store import lease as leases
-from ..store.atomic import TMP_PREFIX
+from ..store.atomic import TMP_PREFIX, unlink_quietly
 from ..store.store import Store
 
 STALE_TMP_SECONDS = 3600
@@ -228,9 +228,9 @@ class StoreChecker:
             if os.path.isdir(finding.path) and not os.path.islink(finding.path):
                 shutil.rmtree(finding.path, ignore_errors=True)
             else:
-                _unlink(finding.path)
+                unlink_quietly(finding.path)
         elif finding.kind == "dangling layer link":
-            _unlink(finding.path)
+            unlink_quietly(finding.path)
         # "image with missing layers", "corrupt image", "layer with missing data": reported only;
         # removing them would lose the user's image names. `image rm -f` is the user's call.
 
@@ -240,10 +240,3 @@ def _listdir(path: str) -> list[str]:
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
