@@ -330,11 +330,10 @@ def _write_layer(tar: TarWriter, layer: LayerSource, compression: str, scratch: 
     kept = layer.kept(compression)
     if kept is not None:  # the bytes the layer arrived as: its digest survives the round trip
         path, digest, size = kept
-        with open(path, "rb") as blob:
-            tar.stream(f"blobs/sha256/{digest.hex}", size, lambda out: shutil.copyfileobj(blob, out, 1 << 20), digest)
-        return Descriptor(media_type, digest, size)
-    blob, digest, size = _compressed_blob(layer, compression, scratch)
-    with blob:
+        blob: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    else:
+        blob, digest, size = _compressed_blob(layer, compression, scratch)
+    with blob:  # tar.stream checks the bytes against the digest on the way out
         tar.stream(f"blobs/sha256/{digest.hex}", size, lambda out: shutil.copyfileobj(blob, out, 1 << 20), digest)
     return Descriptor(media_type, digest, size)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from .. import reference as refs
 from ..digest import Digest
-from ..errors import Conflict, InvalidArgument, InvalidReference
+from ..errors import Conflict, InvalidReference
 from ..format.units import parse_timestamp_filter
 from ..oci import chain_ids
-from .service import ImageService, ImageSummary, _created_key
+from .service import ImageService, ImageSummary, _created_key, dangling_value, parse_filters
 
 __all__ = ["ImageRemover", "DeleteEvent", "PruneReport"]
 
@@ -299,25 +299,12 @@ class ImageRemover:
 
 def _prune_filters(filters: Iterable[str], all_images: bool) -> tuple[bool, Callable[[ImageSummary], bool]]:
     """(all_images, keep): ``keep(summary)`` is true for an image the filters spare."""
-    until: float | None = None
-    wanted: list[tuple[str, str | None]] = []
-    unwanted: list[tuple[str, str | None]] = []
-    for item in filters:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
-        if key == "until":
-            until = parse_timestamp_filter(value)
-        elif key in ("label", "label!"):
-            name, has_value, expected = value.partition("=")
-            (wanted if key == "label" else unwanted).append((name, expected if has_value else None))
-        elif key == "dangling":
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise InvalidArgument(f"invalid filter 'dangling={value}'")
-            all_images = all_images or value.lower() in ("false", "0")
-        else:
-            raise InvalidArgument(f"invalid filter '{key}'")
+    parsed = parse_filters(filters, allowed=("until", "label", "label!", "dangling"))
+    until = parse_timestamp_filter(parsed["until"][-1]) if "until" in parsed else None
+    if not all([dangling_value(v) for v in parsed.get("dangling", [])]):  # checks every value
+        all_images = True  # dangling=false: every unused image, as -a
+    wanted = [_label_pair(v) for v in parsed.get("label", [])]
+    unwanted = [_label_pair(v) for v in parsed.get("label!", [])]
 
     def has(labels: dict[str, str], label: tuple[str, str | None]) -> bool:
         name, expected = label
@@ -331,6 +318,12 @@ def _prune_filters(filters: Iterable[str], all_images: bool) -> tuple[bool, Call
         return any(has(s.labels, label) for label in unwanted)
 
     return all_images, keep
+
+
+def _label_pair(value: str) -> tuple[str, str | None]:
+    """``key`` or ``key=value`` of a label filter."""
+    name, has_value, expected = value.partition("=")
+    return name, expected if has_value else None
 
 
 def _single_reference(references: list[refs.Reference]) -> bool:

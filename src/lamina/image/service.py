@@ -187,7 +187,7 @@ class ImageService:
         all_images: bool = False,
     ) -> list[ImageSummary]:
         """``image ls``: summaries after the filters docker supports."""
-        parsed = _parse_filters(filters)
+        parsed = parse_filters(filters)
         if repository:
             parsed.setdefault("reference", []).append(repository)
         images = self.summaries()
@@ -202,10 +202,7 @@ class ImageService:
                 ]
         dangling = parsed.get("dangling")
         if dangling:
-            value = dangling[-1].lower()
-            if value not in ("true", "false", "1", "0"):
-                raise InvalidArgument(f"invalid filter 'dangling={dangling[-1]}'")
-            want = value in ("true", "1")
+            want = dangling_value(dangling[-1])
             images = [s for s in images if (not s.repo_tags and not s.repo_digests) == want]
         for label in parsed.get("label", []):
             key, sep, value = label.partition("=")
@@ -330,17 +327,30 @@ def _created_key(created: str) -> float:
         return 0.0
 
 
-def _parse_filters(filters: Iterable[str]) -> dict[str, list[str]]:
+#: the filters ``image ls`` takes (docker 20.10 refuses ``until`` there; prune takes it)
+LIST_FILTERS = ("dangling", "label", "before", "since", "reference")
+
+
+def parse_filters(filters: Iterable[str], allowed: Iterable[str] = LIST_FILTERS) -> dict[str, list[str]]:
+    """``-f name=value`` options by name, each name checked against ``allowed``."""
     parsed: dict[str, list[str]] = {}
     for item in filters:
         key, sep, value = item.partition("=")
         key = key.strip().lower()
         if not sep:
             raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
-        if key not in ("dangling", "label", "before", "since", "reference"):
+        if key not in allowed:
             raise InvalidArgument(f"invalid filter '{key}'")
         parsed.setdefault(key, []).append(value)
     return parsed
+
+
+def dangling_value(value: str) -> bool:
+    """docker's boolean for ``dangling=``: true/false/1/0, anything else refused."""
+    lowered = value.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"invalid filter 'dangling={value}'")
+    return lowered in ("true", "1")
 
 
 def _only_matching_refs(summary: ImageSummary, patterns: list[str]) -> ImageSummary | None:

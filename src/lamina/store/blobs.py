@@ -38,7 +38,6 @@ KINDS = ("gzip", "zstd")
 class KeptBlob:
     digest: Digest
     diff_id: Digest
-    kind: str
     path: str
     size: int
 
@@ -82,14 +81,11 @@ class BlobStore:
                     unlink_quietly(index)
             _rmdir(self._by_diffid(diff_id))
 
-    def forget_unused(self, live_diff_ids: set[Digest]) -> int:
-        """Remove blobs whose DiffID no layer has any more; return the bytes freed."""
-        freed = 0
+    def forget_unused(self, live_diff_ids: set[Digest]) -> None:
+        """Remove blobs whose DiffID no layer has any more."""
         for blob in self.entries():
             if blob.diff_id not in live_diff_ids:
-                freed += blob.size
                 self.remove(blob.digest)
-        return freed
 
     # reads -----------------------------------------------------------------------------------
     def find(self, diff_id: Digest, kind: str) -> KeptBlob | None:
@@ -101,7 +97,7 @@ class BlobStore:
             size = os.path.getsize(path)
         except OSError:
             return None
-        return KeptBlob(digest, diff_id, kind, path, size)
+        return KeptBlob(digest, diff_id, path, size)
 
     def diff_id_of(self, digest: Digest) -> Digest | None:
         return self._read_digest(self._diffid_by_digest(digest))
@@ -112,10 +108,8 @@ class BlobStore:
         out = []
         for digest, path, size in self._blob_files():
             diff_id = self.diff_id_of(digest)
-            if diff_id is None:
-                continue
-            kind = next((k for k in KINDS if (kept := self.find(diff_id, k)) and kept.digest == digest), "")
-            out.append(KeptBlob(digest, diff_id, kind, path, size))
+            if diff_id is not None:
+                out.append(KeptBlob(digest, diff_id, path, size))
         return out
 
     def orphans(self, live_diff_ids: set[Digest]) -> list[str]:

@@ -190,18 +190,19 @@ class StoreChecker:
         s = self.store
         home = os.path.realpath(s.driver.home)
         layer_parents = {home, os.path.join(home, "dir")}  # overlay2/<id>, vfs/dir/<id>
-        running = {u.container_id for u in s.container_uses() if u.running}
-        owned: set[str] = set()
-        for container_id in running:
+        owned: set[str] = set()  # driver dirs (cache ids) mounted for running containers
+        for use in s.container_uses():
+            if not use.running:
+                continue
             try:
-                with open(os.path.join(s.paths.layerdb_mounts(), container_id, "mount-id")) as f:
-                    owned.add(os.path.join(home, f.read().strip(), "merged"))
+                with open(os.path.join(s.paths.layerdb_mounts(), use.container_id, "mount-id")) as f:
+                    owned.add(f.read().strip())
             except OSError:
                 continue
         out = []
         for point in mounts_under(home):
             parent, leaf = os.path.split(point)
-            if leaf == "merged" and os.path.dirname(parent) in layer_parents and point not in owned:
+            if leaf == "merged" and os.path.dirname(parent) in layer_parents and os.path.basename(parent) not in owned:
                 out.append(Finding("stale mount", point))
         return out
 

@@ -42,7 +42,8 @@ class DiskUsage:
 
 def disk_usage(store: Store, service: ImageService) -> DiskUsage:
     summaries = service.summaries()
-    layer_size = {r.chain_id: r.size for r in store.layers.list()}
+    records = store.layers.list()
+    layer_size = {r.chain_id: r.size for r in records}
     chains_of: dict[Digest, list[Digest]] = {}
     users: dict[Digest, int] = {}
     for s in summaries:
@@ -63,7 +64,7 @@ def disk_usage(store: Store, service: ImageService) -> DiskUsage:
     total = sum(layer_size.get(c, 0) for c in distinct)
     reclaimable = sum(layer_size.get(c, 0) for c in distinct - active_chains)
     kept = store.blobs.entries() if store.blobs.any() else []
-    active_diffs = {d for i in active_ids if store.images.exists(i) for d in store.images.get(i).diff_ids}
+    active_diffs = {r.diff_id for r in records if r.chain_id in active_chains}
     return DiskUsage(
         images=rows,
         total_images=len(summaries),
