@@ -22,4 +22,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # byte-compile now: with PYTHONDONTWRITEBYTECODE set, every `lamina` run would recompile
 python3 -m compileall -q src >/dev/null
-echo "lamina installed: $(command -v lamina)"
+# replace pip's console script with lamina's launcher: Python without site (-S), so that
+# `lamina images` and `lamina inspect` start in ~10 ms instead of 20-45 (lamina.cli.launcher)
+launcher=$(python3 -m lamina.cli.launcher)
+echo "lamina installed: $launcher (on PATH as $(command -v lamina))"

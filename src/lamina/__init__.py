@@ -3,21 +3,6 @@
 The public API is what ``__all__`` names; everything else is internal and may change.
 """
 
-from . import errors
-from .digest import Digest
-from .errors import (
-    Conflict,
-    DigestMismatch,
-    InvalidArgument,
-    InvalidReference,
-    LaminaError,
-    NotFound,
-    StoreCorrupt,
-    UnsafeArchive,
-    Unsupported,
-)
-from .reference import Reference
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -38,11 +23,28 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # The engine pulls in the store, drivers and codecs; import it only when asked, so that
-    # ``import lamina`` (and every CLI start) stays fast.
-    if name == "Engine":
-        from .engine import Engine
+#: names imported on first use: ``lamina images`` answers from the image catalog before any of
+#: these load (``lamina.cli.fast``); ``reference`` alone would cost it the ``re`` module
+_LAZY = {
+    "Engine": ".engine",
+    "Digest": ".digest",
+    "Reference": ".reference",
+    **{name: ".errors" for name in (
+        "LaminaError", "NotFound", "Conflict", "InvalidArgument", "InvalidReference",
+        "DigestMismatch", "UnsafeArchive", "Unsupported", "StoreCorrupt",
+    )},
+}
 
-        return Engine
+
+def __getattr__(name: str):
+    if name == "errors":
+        import importlib
+
+        return importlib.import_module(".errors", __name__)
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'lamina' has no attribute {name!r}")

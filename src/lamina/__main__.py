@@ -1,4 +1,4 @@
-from lamina.cli.main import main
+from lamina.cli.entry import main
 
 if __name__ == "__main__":
     main()

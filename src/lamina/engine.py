@@ -60,7 +60,10 @@ class Engine:
         """``system check``: find (and with ``repair`` remove) debris left by killed commands."""
         from .system.check import StoreChecker
 
-        return StoreChecker(self.store).run(repair=repair)
+        if not repair:
+            return StoreChecker(self.store).run()
+        with self.images.changes():
+            return StoreChecker(self.store).run(repair=True)
 
     def info(self) -> dict[str, Any]:
         """``info``: the data root, the storage driver and why it was chosen, counts."""

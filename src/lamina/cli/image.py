@@ -11,23 +11,11 @@ from ..errors import InvalidArgument, LaminaError
 from ..format import table as tables
 from ..format.template import compile_template
 from ..format.units import created_since, format_time_created_at, human_size, parse_time
-from ..image.service import HistoryEntry, ImageSummary, inspect_json
+from ..image.service import HistoryEntry, inspect_json
 from .context import engine
+from .image_table import IMAGE_HEADERS, default_table, image_rows, quiet_ids
 from .lazy import LazyGroup
 
-IMAGE_HEADERS = {
-    "Repository": "REPOSITORY",
-    "Tag": "TAG",
-    "Digest": "DIGEST",
-    "ID": "IMAGE ID",
-    "CreatedSince": "CREATED",
-    "CreatedAt": "CREATED AT",
-    "Size": "SIZE",
-    "SharedSize": "SHARED SIZE",
-    "UniqueSize": "UNIQUE SIZE",
-    "VirtualSize": "VIRTUAL SIZE",
-    "Containers": "CONTAINERS",
-}
 HISTORY_HEADERS = {
     "ID": "IMAGE",
     "CreatedSince": "CREATED",
@@ -63,10 +51,6 @@ def _rfc3339_seconds(moment: datetime) -> str:
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
-def _short_id(image_id, no_trunc: bool) -> str:
-    return str(image_id) if no_trunc else image_id.short()
-
-
 # import ------------------------------------------------------------------------------------
 @click.command("import")
 @click.argument("source")
@@ -98,37 +82,11 @@ def import_cmd(ctx, source, reference, changes, message, platform):
 
 
 # ls ----------------------------------------------------------------------------------------
-def _image_rows(images: list[ImageSummary], digests: bool, no_trunc: bool) -> list[dict]:
-    now = _now()
-    rows = []
-    for s in images:
-        created = parse_time(s.created)
-        base = {
-            "ID": _short_id(s.id, no_trunc),
-            "CreatedSince": created_since(created, now),
-            "CreatedAt": format_time_created_at(created),
-            "Size": human_size(s.size),
-            "VirtualSize": human_size(s.size),
-            "SharedSize": "N/A",
-            "UniqueSize": "N/A",
-            "Containers": "N/A",
-        }
-        digest_by_repo = {}
-        for d in s.repo_digests:
-            repo, _, dig = d.partition("@")
-            digest_by_repo.setdefault(repo, dig)
-        pairs = []
-        for tag in s.repo_tags:
-            repo, _, t = tag.rpartition(":")
-            pairs.append((repo, t, digest_by_repo.get(repo, "<none>")))
-        if not pairs:
-            for repo, dig in digest_by_repo.items():
-                pairs.append((repo, "<none>", dig))
-        if not pairs:
-            pairs.append(("<none>", "<none>", "<none>"))
-        for repo, tag, dig in pairs:
-            rows.append({**base, "Repository": repo, "Tag": tag, "Digest": dig})
-    return rows
+def _created_at(image) -> str:
+    try:
+        return format_time_created_at(parse_time(image.created))
+    except InvalidArgument:
+        return "N/A"
 
 
 @click.command("ls")
@@ -143,16 +101,15 @@ def _image_rows(images: list[ImageSummary], digests: bool, no_trunc: bool) -> li
 def ls_cmd(ctx, repository, all_images, digests, filters, fmt, no_trunc, quiet):
     """List images."""
     images = engine(ctx).images.list(repository, filters, all_images)
-    rows = _image_rows(images, digests, no_trunc)
+    now = _now().timestamp()
     if quiet:
-        seen = []
-        for row in rows:
-            if row["ID"] not in seen:
-                seen.append(row["ID"])
-        click.echo("\n".join(seen) + ("\n" if seen else ""), nl=False)
-        return
-    default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    click.echo(tables.render(fmt, rows, default, IMAGE_HEADERS), nl=False)
+        click.echo(quiet_ids(image_rows(images, no_trunc, now)), nl=False)
+    elif fmt is None:
+        click.echo(default_table(image_rows(images, no_trunc, now), digests), nl=False)
+    else:
+        rows = image_rows(images, no_trunc, now, created_at=_created_at)
+        default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        click.echo(tables.render(fmt, rows, default, IMAGE_HEADERS), nl=False)
 
 
 # inspect -----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from ..format import table as tables
 from ..format.template import compile_template
 from ..format.units import created_since, human_size, parse_time
 from .context import engine
-from .image import IMAGE_HEADERS, _now
+from .image import _now
+from .image_table import IMAGE_HEADERS
 
 
 @click.group("system")

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .tabwriter import MIN_WIDTH, PADDING, tabwrite
 from .template import compile_template
 
-__all__ = ["render", "tabwrite", "TABLE_PREFIX"]
+__all__ = ["render", "tabwrite", "TABLE_PREFIX", "MIN_WIDTH", "PADDING"]
 
 TABLE_PREFIX = "table"
 
@@ -59,47 +60,3 @@ def render(
         return "".join(lines)
     header = template.render(_Headers(headers or {})) + "\n"
     return tabwrite([header, *lines])
-
-
-MIN_WIDTH = 20
-PADDING = 3
-
-
-def tabwrite(chunks: Sequence[str], minwidth: int = MIN_WIDTH, tabwidth: int = 1, padding: int = PADDING) -> str:
-    """Go's text/tabwriter (padchar ' ', no flags) over the concatenation of ``chunks``."""
-    text = "".join(chunks)
-    lines = [line.split("\t") for line in text.split("\n")]
-    out: list[str] = []
-    widths: list[int] = []
-
-    def write_lines(line0: int, line1: int) -> None:
-        for i in range(line0, line1):
-            cells = lines[i]
-            for j, cell in enumerate(cells):
-                out.append(cell)
-                if j < len(widths) and j < len(cells) - 1:
-                    out.append(" " * (widths[j] - len(cell)))
-            if i < len(lines) - 1:
-                out.append("\n")
-
-    def format_block(line0: int, line1: int) -> None:
-        column = len(widths)
-        this = line0
-        while this < line1:
-            if column >= len(lines[this]) - 1:
-                this += 1
-                continue
-            write_lines(line0, this)
-            line0 = this
-            width = minwidth
-            while this < line1 and column < len(lines[this]) - 1:
-                width = max(width, len(lines[this][column]) + padding)
-                this += 1
-            widths.append(width)
-            format_block(line0, this)
-            widths.pop()
-            line0 = this
-        write_lines(line0, line1)
-
-    format_block(0, len(lines))
-    return "".join(out)

@@ -23,7 +23,14 @@ from ..digest import Digest
 from ..errors import Conflict, InvalidReference
 from ..format.units import parse_timestamp_filter
 from ..oci import chain_ids
-from .service import ImageService, ImageSummary, _created_key, dangling_value, parse_filters
+from .service import (
+    ImageService,
+    ImageSummary,
+    _created_key,
+    changes_images,
+    dangling_value,
+    parse_filters,
+)
 
 __all__ = ["ImageRemover", "DeleteEvent", "PruneReport"]
 
@@ -132,6 +139,7 @@ class ImageRemover:
         self.store = service.store
 
     # rm ----------------------------------------------------------------------------------
+    @changes_images
     def remove(self, name: str, force: bool = False, prune: bool = True) -> list[DeleteEvent]:
         with self.store.lock():
             view = _StoreView(self.service, dry_run=False)
@@ -271,6 +279,7 @@ class ImageRemover:
                 out.append(s.id)
         return out
 
+    @changes_images
     def prune(self, all_images: bool = False, dry_run: bool = False, filters: Iterable[str] = ()) -> PruneReport:
         """Remove unused images; ``dry_run`` runs the same steps against a recording view.
 
@@ -311,7 +320,7 @@ def _prune_filters(filters: Iterable[str], all_images: bool) -> tuple[bool, Call
         return name in labels and (expected is None or labels[name] == expected)
 
     def keep(s: ImageSummary) -> bool:
-        if until is not None and _created_key(s.created) >= until:
+        if until is not None and _created_key(s) >= until:
             return True
         if any(not has(s.labels, label) for label in wanted):
             return True

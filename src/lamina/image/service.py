@@ -7,22 +7,26 @@ Everything here returns data (dataclasses and dicts); rendering belongs to the C
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from .. import reference as refs
 from ..archive.compression import open_decompressed
 from ..digest import Digest
-from ..errors import InvalidArgument, InvalidReference, NotFound
+from ..errors import InvalidArgument, InvalidReference, LaminaError, NotFound
 from ..oci import ImageConfig, canonical_json, chain_ids
+from ..store.catalog import Catalog, CatalogImage
 from ..store.store import Store
 from . import config as cfg
 from .changes import apply_changes
 
 DOCKER_VERSION = "lamina"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class ImageSummary:
     labels: dict[str, str] = field(default_factory=dict)
     has_children: bool = False
     containers: int = 0
+    #: ``created`` as Unix seconds; None when the config's time does not parse
+    created_ts: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,19 @@ class HistoryEntry:
     size: int
     comment: str
     tags: tuple[str, ...] = ()
+
+
+def changes_images(method: Callable[..., T]) -> Callable[..., T]:
+    """For a public method that changes the image store: the catalog is written again once the
+    method returns (``ImageService.changes``), not left for the next ``images`` to rebuild. The
+    method's object is the ImageService or has it as ``service``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with getattr(self, "service", self).changes():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def parse_time(text: str) -> datetime:
@@ -92,6 +111,7 @@ class ImageService:
         raise NotFound(f"No such image: {shown}")
 
     # import ------------------------------------------------------------------------------
+    @changes_images
     def import_tarball(
         self,
         source: BinaryIO,
@@ -127,6 +147,7 @@ class ImageService:
         return image_id
 
     # tags --------------------------------------------------------------------------------
+    @changes_images
     def tag(self, source: str, target: str) -> None:
         image_id = self.resolve(source)
         ref = refs.parse(target)
@@ -142,43 +163,101 @@ class ImageService:
             self.store.images.touch(image_id)
 
     # listing -----------------------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        """The store's image catalog (``store.catalog``): built here, cached on disk."""
+        return self.store.catalog(self._build_catalog)
+
+    def changes(self) -> AbstractContextManager[None]:
+        """Wrap a command's changes: the catalog is written again once, when they are done."""
+        return self.store.changes(self._build_catalog)
+
     def summaries(self) -> list[ImageSummary]:
         """Every image with its references, size and family, newest first."""
-        by_image: dict[Digest, tuple[list[str], list[str]]] = {}
-        for entry in self.store.repositories.entries():
-            tags, digests = by_image.setdefault(entry.image_id, ([], []))
-            (digests if entry.reference.digest else tags).append(entry.reference.familiar())
         containers: dict[Digest, int] = {}
         for use in self.store.container_uses():
             containers[use.image_id] = containers.get(use.image_id, 0) + 1
-        size_cache: dict[Digest, int] = {}
-        parents: dict[Digest, Digest | None] = {}
-        configs: dict[Digest, ImageConfig] = {}
-        for image_id in self.store.images.ids():
-            try:
-                configs[image_id] = self.store.images.get(image_id)
-            except (NotFound, InvalidArgument):
-                continue
-            parents[image_id] = self.store.images.get_parent(image_id)
-        with_children = {p for p in parents.values() if p is not None}
         out = []
-        for image_id, config in configs.items():
-            tags, digests = by_image.get(image_id, ([], []))
+        for record in self.catalog().images:
+            image_id = Digest.parse(record.id)
             out.append(
                 ImageSummary(
                     id=image_id,
-                    repo_tags=tuple(sorted(tags)),
-                    repo_digests=tuple(sorted(digests)),
-                    created=config.created,
-                    size=self.store.image_size(image_id, size_cache, config),
-                    parent=parents[image_id],
-                    labels=dict(config.config.get("Labels") or {}),
-                    has_children=image_id in with_children,
+                    repo_tags=record.repo_tags,
+                    repo_digests=record.repo_digests,
+                    created=record.created,
+                    size=record.size,
+                    parent=Digest.parse(record.parent) if record.parent else None,
+                    labels=dict(record.labels),
+                    has_children=record.has_children,
                     containers=containers.get(image_id, 0),
+                    created_ts=record.created_ts,
                 )
             )
-        out.sort(key=lambda s: (_created_key(s.created), s.id.hex), reverse=True)
         return out
+
+    def _build_catalog(self, previous: Catalog | None = None) -> Catalog:
+        """Read the image store: records, the name table, rendered inspect documents.
+
+        An image whose references, parent and ``lastUpdated`` stamp are what ``previous``
+        recorded keeps its record and document from there: its config and layers are immutable,
+        and those three are all that can change around them.
+        """
+        refs_by_image: dict[Digest, list[refs.Reference]] = {}
+        for entry in self.store.repositories.entries():
+            refs_by_image.setdefault(entry.image_id, []).append(entry.reference)
+        image_ids = self.store.images.ids()
+        parents = {image_id: self.store.images.get_parent(image_id) for image_id in image_ids}
+        with_children = {p for p in parents.values() if p is not None}
+        reusable = {r.id: r for r in previous.images} if previous is not None else {}
+        size_cache: dict[Digest, int] = {}
+        records: list[CatalogImage] = []
+        names: dict[str, str] = {}
+        docs: dict[str, str] = {}
+        for image_id in image_ids:
+            key = str(image_id)
+            references = refs_by_image.get(image_id, [])
+            parent = parents[image_id]
+            fresh = CatalogImage(
+                id=key,
+                repo_tags=tuple(sorted(r.familiar() for r in references if r.digest is None)),
+                repo_digests=tuple(sorted(r.familiar() for r in references if r.digest is not None)),
+                created="",
+                created_ts=None,
+                size=0,
+                parent=str(parent) if parent else None,
+                labels={},
+                has_children=image_id in with_children,
+                last_tag_time=self._last_updated(image_id),
+            )
+            old = reusable.get(key)
+            doc = previous.inspect_json(key) if old is not None and previous is not None else None
+            if old is not None and doc is not None and _same_surroundings(old, fresh):
+                fresh.created, fresh.created_ts, fresh.size, fresh.labels = old.created, old.created_ts, old.size, old.labels
+            else:
+                try:
+                    config = self.store.images.get(image_id)
+                except (NotFound, InvalidArgument):
+                    continue
+                fresh.created = config.created
+                fresh.created_ts = _created_timestamp(config.created)
+                fresh.size = self.store.image_size(image_id, size_cache, config)
+                fresh.labels = dict(config.config.get("Labels") or {})
+                try:
+                    doc = json.dumps(
+                        self._inspect_doc(image_id, config, references, parent, fresh.last_tag_time),
+                        indent=4,
+                        ensure_ascii=False,
+                    )
+                except (LaminaError, OSError):
+                    doc = None  # a broken layer chain: ``inspect`` reports it when asked
+            records.append(fresh)
+            if doc is not None:
+                docs[key] = doc
+            for reference in references:
+                for spelling in _spellings(reference):
+                    names[spelling] = key
+        records.sort(key=lambda r: (r.created_ts or 0.0, r.id), reverse=True)
+        return Catalog(records, names, docs=docs)
 
     def list(
         self,
@@ -194,11 +273,11 @@ class ImageService:
         for key in ("before", "since"):
             if key in parsed:
                 pivot = self.resolve(parsed[key][-1])
-                pivot_created = next(_created_key(s.created) for s in images if s.id == pivot)
+                pivot_created = next(_created_key(s) for s in images if s.id == pivot)
                 images = [
                     s
                     for s in images
-                    if (_created_key(s.created) < pivot_created if key == "before" else _created_key(s.created) > pivot_created)
+                    if (_created_key(s) < pivot_created if key == "before" else _created_key(s) > pivot_created)
                 ]
         dangling = parsed.get("dangling")
         if dangling:
@@ -216,13 +295,31 @@ class ImageService:
 
     # inspect -----------------------------------------------------------------------------
     def inspect(self, name: str) -> dict[str, Any]:
+        """docker's ``image inspect`` document, from the catalog (built now if it is stale, so
+        the next ``lamina inspect`` takes the fast path)."""
         image_id = self.resolve(name)
-        config = self.store.images.get(image_id)
+        text = self.catalog().inspect_json(str(image_id))
+        if text is not None:
+            return json.loads(text)
+        return self._inspect_doc(  # not in the catalog: a broken image, whose error this raises
+            image_id,
+            self.store.images.get(image_id),
+            self.store.repositories.references_to(image_id),
+            self.store.images.get_parent(image_id),
+        )
+
+    def _inspect_doc(
+        self,
+        image_id: Digest,
+        config: ImageConfig,
+        references: list[refs.Reference],
+        parent: Digest | None,
+        last_tag: str | None = None,
+    ) -> dict[str, Any]:
+        """docker's image inspect document (seed 002's field set)."""
         doc = config.doc
-        references = self.store.repositories.references_to(image_id)
         records = self.store.layer_chain(list(config.diff_ids))
         size = sum(r.size for r in records)
-        parent = self.store.images.get_parent(image_id)
         data: dict[str, Any] = {}
         if records:
             data = self.store.driver.metadata(records[-1].cache_id)
@@ -232,7 +329,8 @@ class ImageService:
                 if lowers:
                     data["LowerDir"] = ":".join(lowers)
                 data = dict(sorted(data.items()))
-        last_tag = self._last_updated(image_id)
+        if last_tag is None:
+            last_tag = self._last_updated(image_id)
         return {
             "Id": str(image_id),
             "RepoTags": sorted(r.familiar() for r in references if r.digest is None),
@@ -320,11 +418,34 @@ def _looks_like_id(name: str) -> bool:
     return 0 < len(hexpart) <= 64 and all(c in "0123456789abcdef" for c in hexpart)
 
 
-def _created_key(created: str) -> float:
+def _created_timestamp(created: str) -> float | None:
     try:
         return parse_time(created).timestamp()
-    except Exception:
-        return 0.0
+    except InvalidArgument:
+        return None
+
+
+def _created_key(summary: ImageSummary) -> float:
+    return summary.created_ts if summary.created_ts is not None else 0.0
+
+
+def _same_surroundings(old: CatalogImage, new: CatalogImage) -> bool:
+    """Whether an image's references, parent and lastUpdated stamp are as ``old`` recorded."""
+    return (old.repo_tags, old.repo_digests, old.parent, old.last_tag_time) == (
+        new.repo_tags,
+        new.repo_digests,
+        new.parent,
+        new.last_tag_time,
+    )
+
+
+def _spellings(reference: refs.Reference) -> set[str]:
+    """The names that resolve to ``reference`` without the full resolver: familiar and fully
+    qualified, with and without the default tag (``busybox``, ``docker.io/library/busybox:latest``)."""
+    out = {reference.familiar(), str(reference)}
+    if reference.digest is None and reference.tag == "latest":
+        out |= {reference.familiar_name, reference.name}
+    return out
 
 
 #: the filters ``image ls`` takes (docker 20.10 refuses ``until`` there; prune takes it)

@@ -16,7 +16,7 @@ from ..store.blobs import KINDS as BLOB_KINDS
 from ..store.layerdb import LayerRecord
 from ..store.store import Store
 from .archive import ImageArchive, ImageToSave, LayerSource, write_archive
-from .service import ImageService
+from .service import ImageService, changes_images
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ class ImageTransfer:
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
 
+    @changes_images
     def load(self, source: BinaryIO) -> list[LoadedImage]:
         loaded = []
         with self.store.lease() as lease, ImageArchive(source, self.store.paths.tmp(), self.store.limits) as archive:

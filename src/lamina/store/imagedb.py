@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..digest import Digest
@@ -14,8 +15,10 @@ from .paths import DataRoot
 
 
 class ImageDB:
-    def __init__(self, paths: DataRoot) -> None:
+    def __init__(self, paths: DataRoot, on_change: Callable[[], None] | None = None) -> None:
         self.paths = paths
+        #: called before every write (the store drops its image catalog there)
+        self.on_change = on_change or (lambda: None)
 
     def put(self, raw: bytes) -> Digest:
         """Store a config's exact bytes; its hash is the image ID. Idempotent."""
@@ -23,6 +26,7 @@ class ImageDB:
         image_id = Digest.of_bytes(raw)
         path = self.paths.image_config(image_id)
         if not os.path.exists(path):
+            self.on_change()
             atomic.write_file(path, raw)
         return image_id
 
@@ -52,6 +56,7 @@ class ImageDB:
         return [d for d in self.ids() if d.hex.startswith(hexpart)]
 
     def delete(self, image_id: Digest) -> None:
+        self.on_change()
         try:
             os.unlink(self.paths.image_config(image_id))
         except FileNotFoundError:
@@ -61,6 +66,7 @@ class ImageDB:
     # metadata: parent (set by commit/build) and lastUpdated
     def set_parent(self, image_id: Digest, parent: Digest) -> None:
         meta = self.paths.imagedb_metadata(image_id)
+        self.on_change()
         os.makedirs(meta, exist_ok=True)
         atomic.write_text(os.path.join(meta, "parent"), str(parent))
 
@@ -79,6 +85,7 @@ class ImageDB:
 
     def touch(self, image_id: Digest) -> None:
         meta = self.paths.imagedb_metadata(image_id)
+        self.on_change()
         os.makedirs(meta, exist_ok=True)
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic.write_text(os.path.join(meta, "lastUpdated"), now, durable=False)

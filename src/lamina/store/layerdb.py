@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..digest import Digest
@@ -31,8 +32,10 @@ class LayerRecord:
 
 
 class LayerDB:
-    def __init__(self, paths: DataRoot) -> None:
+    def __init__(self, paths: DataRoot, on_change: Callable[[], None] | None = None) -> None:
         self.paths = paths
+        #: called before a layer record appears or goes (the store drops its image catalog)
+        self.on_change = on_change or (lambda: None)
 
     def get(self, chain_id: Digest) -> LayerRecord:
         path = self.paths.layer(chain_id)
@@ -103,6 +106,7 @@ class LayerDB:
             atomic.write_text(os.path.join(tmp_dir, name), value, durable=False)
         _fsync_tree(tmp_dir)
         target = self.paths.layer(record.chain_id)
+        self.on_change()
         try:
             os.rename(tmp_dir, target)
         except OSError as exc:
@@ -117,6 +121,7 @@ class LayerDB:
         """Unregister: rename out of the namespace first, then delete at leisure."""
         path = self.paths.layer(chain_id)
         doomed = os.path.join(self.paths.layerdb_tmp(), f"remove-{chain_id.hex}-{secrets.token_hex(4)}")
+        self.on_change()
         try:
             os.rename(path, doomed)
         except FileNotFoundError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import reference as refs
@@ -27,8 +28,10 @@ class TagEntry:
 
 
 class Repositories:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, on_change: Callable[[], None] | None = None) -> None:
         self.path = path
+        #: called before every write (the store drops its image catalog there)
+        self.on_change = on_change or (lambda: None)
 
     def _load(self) -> dict[str, dict[str, str]]:
         try:
@@ -42,6 +45,7 @@ class Repositories:
         return repos if isinstance(repos, dict) else {}
 
     def _save(self, repos: dict[str, dict[str, str]]) -> None:
+        self.on_change()
         repos = {k: v for k, v in repos.items() if v}
         atomic.write_file(self.path, json.dumps({"Repositories": repos}).encode())
 

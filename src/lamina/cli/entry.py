@@ -1,0 +1,27 @@
+"""The ``lamina`` command's entry point: the fast path first, then the full CLI.
+
+Kept free of imports so that reaching ``lamina.cli.fast`` costs nothing; the launcher that
+install.sh writes (``lamina.cli.launcher``) starts Python without ``site`` and calls ``main``
+here, which turns ``site`` on before the full CLI needs site-packages (click and the rest).
+"""
+
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    from .fast import run
+
+    code = run(args)
+    if code is not None:
+        sys.exit(code)
+    if sys.flags.no_site:
+        import site
+
+        site.main()  # what -S left out: site-packages and their .pth files
+    from .main import main as full_main
+
+    full_main(args)

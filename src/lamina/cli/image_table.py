@@ -1,0 +1,81 @@
+"""``image ls`` rows and its default table: shared by the click command and the fast path.
+
+Imports nothing heavier than the arithmetic in ``format.humanize`` and ``format.tabwriter``,
+so that ``lamina.cli.fast`` can render ``images`` before click, ``re`` or ``json`` load, and the
+two paths print the same bytes because they run the same code.
+"""
+
+
+from ..format.humanize import human_duration, human_size
+from ..format.tabwriter import tabwrite
+
+__all__ = ["IMAGE_HEADERS", "image_rows", "default_table", "quiet_ids"]
+
+IMAGE_HEADERS = {
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "ID": "IMAGE ID",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+    "Containers": "CONTAINERS",
+}
+
+
+def image_rows(images, no_trunc: bool, now: float, created_at=None) -> list[dict[str, str]]:
+    """One row per (repository, tag) of each image, as docker's image formatter makes them.
+
+    ``images`` are ``ImageSummary`` or ``CatalogImage`` values (``id``, ``repo_tags``,
+    ``repo_digests``, ``created_ts``, ``size``); ``now`` is Unix seconds; ``created_at``, when
+    given, renders the CreatedAt field (only custom formats show it).
+    """
+    rows = []
+    for image in images:
+        ident = str(image.id)
+        since = "N/A" if image.created_ts is None else human_duration(now - image.created_ts) + " ago"
+        base = {
+            "ID": ident if no_trunc else ident.partition(":")[2][:12],
+            "CreatedSince": since,
+            "Size": human_size(image.size),
+            "VirtualSize": human_size(image.size),
+            "SharedSize": "N/A",
+            "UniqueSize": "N/A",
+            "Containers": "N/A",
+        }
+        if created_at is not None:
+            base["CreatedAt"] = created_at(image)
+        digest_by_repo: dict[str, str] = {}
+        for text in image.repo_digests:
+            repo, _, digest = text.partition("@")
+            digest_by_repo.setdefault(repo, digest)
+        pairs = []
+        for text in image.repo_tags:
+            repo, _, tag = text.rpartition(":")
+            pairs.append((repo, tag, digest_by_repo.get(repo, "<none>")))
+        if not pairs:
+            pairs = [(repo, "<none>", digest) for repo, digest in digest_by_repo.items()]
+        if not pairs:
+            pairs = [("<none>", "<none>", "<none>")]
+        for repo, tag, digest in pairs:
+            rows.append({**base, "Repository": repo, "Tag": tag, "Digest": digest})
+    return rows
+
+
+def default_table(rows: list[dict[str, str]], digests: bool) -> str:
+    """``images`` without ``--format``: REPOSITORY TAG [DIGEST] IMAGE ID CREATED SIZE."""
+    columns = ["Repository", "Tag", *(["Digest"] if digests else []), "ID", "CreatedSince", "Size"]
+    lines = ["\t".join(IMAGE_HEADERS[c] for c in columns) + "\n"]
+    lines += ["\t".join(row[c] for c in columns) + "\n" for row in rows]
+    return tabwrite(lines)
+
+
+def quiet_ids(rows: list[dict[str, str]]) -> str:
+    """``images -q``: each image ID once, in row order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.setdefault(row["ID"], None)
+    return "".join(ident + "\n" for ident in seen)
