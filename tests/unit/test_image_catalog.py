@@ -246,8 +246,15 @@ def test_a_store_changed_behind_lamina_s_back_is_noticed(engine, capsys):
 
 @pytest.mark.parametrize(
     "damage",
-    [b"", b"garbage", b"lamina-image-catalog 1 999999 0\n", b"lamina-image-catalog 99 3 0\nxyz", b"x" * 100],
-    ids=["empty", "garbage", "short head", "other format", "no header"],
+    [
+        b"",
+        b"garbage",
+        b"lamina-image-catalog 1 10 10 10 999999\n",
+        b"lamina-image-catalog 99 1 1 1 0\nxyz",
+        b"x" * 100,
+        b"lamina-image-catalog 1 4 4 4 4\n" + b"\xff" * 16,
+    ],
+    ids=["empty", "garbage", "cut short", "other format", "no header", "garbage sections"],
 )
 def test_a_damaged_catalog_is_rebuilt(engine, damage, capsys):
     expected = full_cli(engine.data_root, ["images", "-a"])
@@ -342,3 +349,30 @@ def test_launcher_starts_without_site_and_turns_it_on_when_needed(engine, tmp_pa
     moved.write_text(launcher.render(sys.executable, "/nonexistent"))
     moved.chmod(0o755)
     assert run("images", script=str(moved)) == full_cli(root, ["images"])
+
+
+def test_threads_sharing_one_engine_take_turns(engine):
+    """The flock is per process: threads of one process must queue before it, not slip past."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            for n in range(15):
+                engine.images.tag("busybox", f"thread{index}:{n}")
+                engine.images.summaries()
+                if n:
+                    engine.image_remover.remove(f"thread{index}:{n - 1}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    tags = {t for s in engine.images.summaries() for t in s.repo_tags if t.startswith("thread")}
+    assert tags == {"thread0:14", "thread1:14", "thread2:14"}
+    assert _current(engine) == _fresh(engine)

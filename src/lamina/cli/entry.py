@@ -5,7 +5,6 @@ install.sh writes (``lamina.cli.launcher``) starts Python without ``site`` and c
 here, which turns ``site`` on before the full CLI needs site-packages (click and the rest).
 """
 
-
 import sys
 
 __all__ = ["main"]

@@ -21,7 +21,6 @@ then handles exactly as before (``lamina.cli.entry``):
 Both paths render with the same code (``cli.image_table``), and tests compare their bytes.
 """
 
-
 import posix
 import sys
 
@@ -103,7 +102,7 @@ def _catalog(root: str) -> catalogs.Catalog | None:
     for driver in _DRIVERS:
         image_dir = catalogs.join(root, "image", driver)
         if catalogs.is_dir(catalogs.join(image_dir, "layerdb")):
-            return catalogs.read(root, image_dir)
+            return catalogs.read(root, image_dir, lazy=True)
     return None
 
 

@@ -5,7 +5,6 @@ so that ``lamina.cli.fast`` can render ``images`` before click, ``re`` or ``json
 two paths print the same bytes because they run the same code.
 """
 
-
 from ..format.humanize import human_duration, human_size
 from ..format.tabwriter import tabwrite
 

@@ -34,15 +34,15 @@ Keeping it current (DESIGN principle 5, crash and concurrency safety):
 The format is ``marshal`` of plain tuples, strings and dicts (``read`` has the file's layout):
 loading it needs no import at all
 (``json`` pulls in ``re`` and ``enum``, 10 ms of start-up on this class of machine, more than
-docker's whole ``docker image inspect``). marshal is Python's own format for ``.pyc`` files and
-is version-checked here like them; the file is written by lamina, as root, under the data root,
-and is trusted as much as the rest of the store.
+docker's whole ``docker image inspect``). marshal is Python's own format for ``.pyc`` files;
+the header line names the catalog's format and lengths, and a file that does not match or
+parse is rebuilt. The file is written by lamina, as root, under the data root, and is trusted
+as much as the rest of the store.
 
 The reading half imports only ``marshal`` and ``posix`` (both built into the interpreter): the
 fast CLI path (``lamina.cli.fast``) reads the catalog before anything else is loaded, and
 ``import os`` alone costs ~2 ms there (its ``_collections_abc``), an eighth of the budget.
 """
-
 
 import marshal
 import posix
@@ -121,30 +121,54 @@ class CatalogImage:
 
 
 class Catalog:
-    """A loaded catalog: the image records, the name table and the rendered inspect documents."""
+    """A catalog: the image records, the name table and the rendered inspect documents.
 
-    __slots__ = ("images", "names", "_docs", "_blob", "_doc_index")
+    Built in memory by ``ImageService``, or read from the file, where each part is decoded only
+    when first used: ``inspect busybox`` needs the names and one document, ``images`` only the
+    records.
+    """
+
+    __slots__ = ("_images", "_names", "_docs", "_file")
 
     def __init__(
-        self,
-        images: list[CatalogImage],
-        names: dict[str, str],
-        docs: dict[str, str] | None = None,
-        blob: bytes = b"",
-        doc_index: dict[str, tuple[int, int]] | None = None,
+        self, images: list[CatalogImage], names: dict[str, str], docs: dict[str, str] | None = None
     ) -> None:
-        self.images = images
-        self.names = names
+        self._images: list[CatalogImage] | None = images
+        self._names: dict[str, str] | None = names
         self._docs = docs or {}
-        self._blob = blob
-        self._doc_index = doc_index or {}
+        self._file: _CatalogFile | None = None
+
+    @classmethod
+    def _from_file(cls, source: "_CatalogFile") -> "Catalog":
+        catalog = cls.__new__(cls)
+        catalog._images = catalog._names = None
+        catalog._docs = {}
+        catalog._file = source
+        return catalog
+
+    @property
+    def images(self) -> list[CatalogImage]:
+        if self._images is None:
+            self._images = [CatalogImage(*fields) for fields in marshal.loads(self._file.section(1))]
+        return self._images
+
+    @property
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names, self._file.doc_index = marshal.loads(self._file.section(2))
+        return self._names
 
     def inspect_json(self, image_id: str) -> str | None:
         """The image's inspect document as docker's ``json.dumps(doc, indent=4)`` prints it."""
         text = self._docs.get(image_id)
-        if text is None and image_id in self._doc_index:
-            offset, length = self._doc_index[image_id]
-            text = self._blob[offset : offset + length].decode("utf-8")
+        if text is None and self._file is not None:
+            self.names  # noqa: B018 - decodes the document index with the names
+            where = self._file.doc_index.get(image_id)
+            if where is not None:
+                try:
+                    text = self._file.document(*where).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    return None
         return text
 
     def resolve(self, name: str) -> str | None:
@@ -204,38 +228,95 @@ def signature(root: str, image_dir: str) -> tuple:
     return tuple(parts)
 
 
-def _load(path: str) -> tuple[tuple, Catalog] | None:
+class _CatalogFile:
+    """An open catalog file whose length matched its header: its sections, read on demand from
+    the one descriptor (so every part comes from the same file, even if a writer replaces it).
+
+    The file is a header line ``lamina-image-catalog <format> <signature bytes> <records bytes>
+    <names bytes> <documents bytes>`` (a file cut short is known by its length), then the
+    marshalled signature, the marshalled records, the marshalled names and document index, and
+    the documents' UTF-8 text.
+    """
+
+    _FIRST_READ = 1 << 16  # header, signature and, for a few hundred images, records and names
+
+    def __init__(self, fd: int, first: bytes, starts: list[int]) -> None:
+        self.fd = fd
+        self.first = first
+        self.starts = starts  # where each section begins; the last entry is the file's end
+        self.doc_index: dict[str, tuple[int, int]] = {}
+
+    @classmethod
+    def open(cls, path: str) -> "_CatalogFile | None":
+        try:
+            fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            size = posix.fstat(fd).st_size
+            first = posix.pread(fd, cls._FIRST_READ, 0)
+            end = first.find(b"\n", 0, 160)
+            magic, fmt, *lengths = first[:end].decode("ascii").split(" ")
+            if magic != _MAGIC or fmt != str(FORMAT) or len(lengths) != 4:
+                raise ValueError("not a catalog of this format")
+            starts = [end + 1]
+            for length in lengths:
+                starts.append(starts[-1] + int(length))
+            if starts[-1] != size:
+                raise ValueError("cut short")  # a disk that filled, a crash before the rename was durable
+        except (OSError, ValueError, UnicodeDecodeError):
+            posix.close(fd)
+            return None
+        return cls(fd, first, starts)
+
+    def section(self, index: int) -> bytes:
+        start, end = self.starts[index], self.starts[index + 1]
+        if end <= len(self.first):
+            return self.first[start:end]
+        return self._pread(end - start, start)
+
+    def document(self, offset: int, length: int) -> bytes:
+        return self._pread(length, self.starts[3] + offset)
+
+    def _pread(self, length: int, offset: int) -> bytes:
+        data = posix.pread(self.fd, length, offset)
+        if len(data) != length:
+            raise OSError("catalog shorter than its header says")
+        return data
+
+    def __del__(self) -> None:
+        try:
+            posix.close(self.fd)
+        except OSError:
+            pass
+
+
+def _load(path: str, lazy: bool = False) -> tuple[tuple, Catalog] | None:
     """A catalog file's signature and content, or None if it is missing, damaged or foreign.
 
-    The file is a header line (``lamina-image-catalog <format> <head bytes> <document bytes>``,
-    so a file cut short is known by its length), the marshalled head (signature, records,
-    names, where each document lies) and the documents' UTF-8 text, so ``images`` and a
-    one-image ``inspect`` never decode the other images' documents.
+    Unless ``lazy``, every part but the documents is decoded now, so that damage shows here.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+    source = _CatalogFile.open(path)
+    if source is None:
         return None
-    end = data.find(b"\n", 0, 80)
     try:
-        magic, fmt, head_len, blob_len = data[:end].decode("ascii").split(" ")
-        if magic != _MAGIC or fmt != str(FORMAT):
-            return None
-        head_start = end + 1
-        head_end = head_start + int(head_len)
-        if len(data) != head_end + int(blob_len):
-            return None  # cut short (a disk that filled, a crash before the rename was durable)
-        sig, images, names, doc_index = marshal.loads(data[head_start:head_end])
-        records = [CatalogImage(*fields) for fields in images]
-    except (EOFError, ValueError, TypeError, UnicodeDecodeError):
+        sig = marshal.loads(source.section(0))
+        catalog = Catalog._from_file(source)
+        if not lazy:
+            catalog.images  # noqa: B018 - decode now, to find damage now
+            catalog.names  # noqa: B018
+    except (EOFError, ValueError, TypeError, OSError):
         return None
-    return sig, Catalog(records, names, blob=data[head_end:], doc_index=doc_index)
+    return sig, catalog
 
 
-def read(root: str, image_dir: str) -> Catalog | None:
-    """The catalog if it is there, readable, of this format and current; else None."""
-    loaded = _load(catalog_path(image_dir))
+def read(root: str, image_dir: str, lazy: bool = False) -> Catalog | None:
+    """The catalog if it is there, readable, of this format and current; else None.
+
+    ``lazy`` (the fast CLI path) decodes each part only when it is used; a damaged part then
+    raises there, and the caller must treat any error as "no catalog".
+    """
+    loaded = _load(catalog_path(image_dir), lazy)
     if loaded is None or loaded[0] != signature(root, image_dir):
         return None
     return loaded[1]
@@ -267,9 +348,14 @@ def write(root: str, image_dir: str, catalog: Catalog, sig: tuple) -> None:
             encoded = text.encode("utf-8")
             doc_index[image.id] = (len(blob), len(encoded))
             blob += encoded
-    head = marshal.dumps((sig, [image.as_tuple() for image in catalog.images], catalog.names, doc_index))
-    header = f"{_MAGIC} {FORMAT} {len(head)} {len(blob)}\n".encode("ascii")
-    atomic.write_file(catalog_path(image_dir), header + head + bytes(blob), durable=False)
+    sections = [
+        marshal.dumps(sig),
+        marshal.dumps([image.as_tuple() for image in catalog.images]),
+        marshal.dumps((catalog.names, doc_index)),
+        bytes(blob),
+    ]
+    header = " ".join([_MAGIC, str(FORMAT), *(str(len(part)) for part in sections)]) + "\n"
+    atomic.write_file(catalog_path(image_dir), header.encode("ascii") + b"".join(sections), durable=False)
     try:
         posix.unlink(previous_path(image_dir))
     except FileNotFoundError:

@@ -3,6 +3,8 @@
 Held only around short metadata transactions (tag, untag, delete, registering a layer), never
 around long data work such as extracting a layer, so concurrent imports extract in parallel.
 Readers take no lock: every file they read is replaced by rename, never rewritten in place.
+The one exception is (re)writing the image catalog (``store.catalog``), a read model that must
+describe one consistent state of the store, so it is built under the lock.
 """
 
 from __future__ import annotations

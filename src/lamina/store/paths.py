@@ -15,6 +15,10 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       image/<driver>/layerdb/tmp/                               layer metadata being written
       image/<driver>/layerdb/mounts/<container-id>/{init-id,mount-id,parent}
       image/<driver>/repositories.json                          tags and digests
+      image/<driver>/catalog                                    lamina's read model of all the above
+                                                                 for images/inspect (store.catalog);
+                                                                 a cache, always safe to delete
+      image/<driver>/catalog.previous                           the catalog before the last change
       image/<driver>/distribution/                              diffid <-> blob digests
       <driver>/<cache-id>/{diff,link,lower,work,merged}         overlay2 layer directories
       <driver>/l/<short-id> -> ../<cache-id>/diff               keeps mount options short

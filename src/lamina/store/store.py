@@ -19,6 +19,7 @@ import errno
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,27 +98,30 @@ class Store:
         self.repositories = Repositories(self.paths.repositories_json(), self.invalidate_catalog)
         self.blobs = BlobStore(self.paths)
         self.limits = limits or Limits()
+        # the flock is per process; threads of this process queue on the RLock first
+        self._thread_lock = threading.RLock()
         self._lock_depth = 0
-        self._change_depth = 0
+        self._changes = threading.local()
         self._catalog_dirty = False
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """The store lock; re-entrant within this Store (a transaction may call helpers that
-        take it too: flock on a second descriptor would wait for ourselves)."""
-        if self._lock_depth:
-            self._lock_depth += 1
-            try:
-                yield
-            finally:
-                self._lock_depth -= 1
-            return
-        with store_lock(self.paths.lock_file()):
-            self._lock_depth = 1
-            try:
-                yield
-            finally:
-                self._lock_depth = 0
+        """The store lock; re-entrant within a thread (a transaction may call helpers that take
+        it too: flock on a second descriptor would wait for ourselves)."""
+        with self._thread_lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            with store_lock(self.paths.lock_file()):
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
 
     # the image catalog -------------------------------------------------------------------
     def invalidate_catalog(self) -> None:
@@ -152,12 +156,13 @@ class Store:
         """One command's changes: when the outermost block ends, if the store changed, write
         the new catalog now, so the next ``images`` or ``inspect`` reads it in milliseconds
         instead of paying for the rebuild (and for the full CLI's start-up)."""
-        self._change_depth += 1
+        depth = getattr(self._changes, "depth", 0)
+        self._changes.depth = depth + 1
         try:
             yield
         finally:
-            self._change_depth -= 1
-            if not self._change_depth and self._catalog_dirty:
+            self._changes.depth = depth
+            if not depth and self._catalog_dirty:
                 try:
                     self.catalog(build)
                 except (LaminaError, OSError):
