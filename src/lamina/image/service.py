@@ -217,40 +217,29 @@ class ImageService:
             key = str(image_id)
             references = refs_by_image.get(image_id, [])
             parent = parents[image_id]
-            fresh = CatalogImage(
-                id=key,
-                repo_tags=tuple(sorted(r.familiar() for r in references if r.digest is None)),
-                repo_digests=tuple(sorted(r.familiar() for r in references if r.digest is not None)),
-                created="",
-                created_ts=None,
-                size=0,
-                parent=str(parent) if parent else None,
-                labels={},
-                has_children=image_id in with_children,
-                last_tag_time=self._last_updated(image_id),
+            surroundings = (
+                tuple(sorted(r.familiar() for r in references if r.digest is None)),
+                tuple(sorted(r.familiar() for r in references if r.digest is not None)),
+                str(parent) if parent else None,
+                self._last_updated(image_id),
             )
             old = reusable.get(key)
             doc = previous.inspect_json(key) if old is not None and previous is not None else None
-            if old is not None and doc is not None and _same_surroundings(old, fresh):
-                fresh.created, fresh.created_ts, fresh.size, fresh.labels = old.created, old.created_ts, old.size, old.labels
+            if old is not None and doc is not None and _surroundings(old) == surroundings:
+                record = old
             else:
                 try:
                     config = self.store.images.get(image_id)
                 except (NotFound, InvalidArgument):
-                    continue
-                fresh.created = config.created
-                fresh.created_ts = _created_timestamp(config.created)
-                fresh.size = self.store.image_size(image_id, size_cache, config)
-                fresh.labels = dict(config.config.get("Labels") or {})
+                    continue  # ``system check`` reports it
+                record = _catalog_record(key, config, surroundings, self.store.image_size(image_id, size_cache, config))
                 try:
-                    doc = json.dumps(
-                        self._inspect_doc(image_id, config, references, parent, fresh.last_tag_time),
-                        indent=4,
-                        ensure_ascii=False,
-                    )
+                    inspected = self._inspect_doc(image_id, config, references, parent, record.last_tag_time)
+                    doc = json.dumps(inspected, indent=4, ensure_ascii=False)
                 except (LaminaError, OSError):
                     doc = None  # a broken layer chain: ``inspect`` reports it when asked
-            records.append(fresh)
+            record.has_children = image_id in with_children
+            records.append(record)
             if doc is not None:
                 docs[key] = doc
             for reference in references:
@@ -429,13 +418,25 @@ def _created_key(summary: ImageSummary) -> float:
     return summary.created_ts if summary.created_ts is not None else 0.0
 
 
-def _same_surroundings(old: CatalogImage, new: CatalogImage) -> bool:
-    """Whether an image's references, parent and lastUpdated stamp are as ``old`` recorded."""
-    return (old.repo_tags, old.repo_digests, old.parent, old.last_tag_time) == (
-        new.repo_tags,
-        new.repo_digests,
-        new.parent,
-        new.last_tag_time,
+def _surroundings(record: CatalogImage) -> tuple:
+    """What can change around an image whose config and layers cannot: its references, parent
+    and lastUpdated stamp. A catalog record whose surroundings are unchanged is still true."""
+    return (record.repo_tags, record.repo_digests, record.parent, record.last_tag_time)
+
+
+def _catalog_record(image_id: str, config: ImageConfig, surroundings: tuple, size: int) -> CatalogImage:
+    repo_tags, repo_digests, parent, last_tag_time = surroundings
+    return CatalogImage(
+        id=image_id,
+        repo_tags=repo_tags,
+        repo_digests=repo_digests,
+        created=config.created,
+        created_ts=_created_timestamp(config.created),
+        size=size,
+        parent=parent,
+        labels=dict(config.config.get("Labels") or {}),
+        has_children=False,
+        last_tag_time=last_tag_time,
     )
 
 

@@ -9,8 +9,8 @@ garbage that ``check()`` can find, never a half-valid store:
   config after, under the store lock);
 * a tag points only at a stored config (config first, tag after);
 * deletion runs the other way: tags, then the config, then layers no one else uses;
-* the image catalog (``catalog``), a cache of what ``images`` and ``inspect`` show, is dropped
-  before any of the above changes and rebuilt only under the lock.
+* the image catalog (``catalog``), a cache of what ``images`` and ``inspect`` show, is taken
+  out of use before any of the above changes and written again only under the lock.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -109,19 +109,13 @@ class Store:
         """The store lock; re-entrant within a thread (a transaction may call helpers that take
         it too: flock on a second descriptor would wait for ourselves)."""
         with self._thread_lock:
-            if self._lock_depth:
+            held = store_lock(self.paths.lock_file()) if not self._lock_depth else nullcontext()
+            with held:
                 self._lock_depth += 1
                 try:
                     yield
                 finally:
                     self._lock_depth -= 1
-                return
-            with store_lock(self.paths.lock_file()):
-                self._lock_depth = 1
-                try:
-                    yield
-                finally:
-                    self._lock_depth = 0
 
     # the image catalog -------------------------------------------------------------------
     def invalidate_catalog(self) -> None:
