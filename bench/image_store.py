@@ -2,8 +2,8 @@
 
 * import of a ~150 MB debootstrap root fs (`image import`)
 * save and load of that image
-* `images` and `inspect` latency with 200 images in the store, and `inspect` right after a
-  tag (when lamina's image catalog has to be rebuilt first)
+* `images` and `inspect` latency with 200 images in the store (plain and with a template), and
+  `inspect` right after a tag (when lamina's image catalog has just been rewritten)
 
 lamina runs as the command install.sh installs: the launcher of ``lamina.cli.launcher``
 (Python without site), written here into the bench's own directory. A pyenv shim in front of
@@ -155,6 +155,13 @@ def latency(base: str, lamina: list[str], env: dict) -> None:
     compare("inspect (200 images)", LATENCY_RUNS,
             lambda: run(*lamina, "image", "inspect", "bench/many100"),
             lambda: run("docker", "image", "inspect", "bench/many100", env=env), "docker")
+    fmt = "{{.Repository}}:{{.Tag}} {{.Size}}"
+    compare("images --format (200 images)", LATENCY_RUNS,
+            lambda: run(*lamina, "images", "--format", fmt),
+            lambda: run("docker", "images", "--format", fmt, env=env), "docker")
+    compare("inspect -f '{{.Id}}' (200 images)", LATENCY_RUNS,
+            lambda: run(*lamina, "image", "inspect", "-f", "{{.Id}}", "bench/many100"),
+            lambda: run("docker", "image", "inspect", "-f", "{{.Id}}", "bench/many100", env=env), "docker")
     counter = iter(range(10**6))
 
     def tag_both() -> None:

@@ -225,3 +225,24 @@ def test_go_durations_and_docker_timestamps():
     for bad in ("", "h", "10x", "1h30", "yesterday"):
         with pytest.raises(InvalidArgument):
             parse_timestamp_filter(bad, now)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata"])
+def test_created_at_is_go_time_string_in_local_time(monkeypatch, zone):
+    """format_time_created_at (from Unix seconds, no datetime) matches the datetime reading of
+    Go's Time.String(): whole seconds, local offset and zone name."""
+    import time
+    from datetime import UTC, datetime
+
+    from lamina.format.units import format_time_created_at
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        for ts in (0.0, 1_700_000_000.999999, 1_719_792_000.5, 946_684_799.0, -86_400.25):
+            local = datetime.fromtimestamp(ts, UTC).replace(microsecond=0).astimezone()
+            expected = f"{local:%Y-%m-%d %H:%M:%S} {local.strftime('%z')} {local.tzname()}"
+            assert format_time_created_at(ts) == expected
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

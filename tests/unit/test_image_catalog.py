@@ -100,6 +100,19 @@ ANSWERED = [
     ["inspect", "docker.io/library/busybox:latest"],
     ["inspect", "busybox", "team/child:1", "other:2"],
     ["image", "inspect", "team/child:1"],
+    ["images", "--format", "{{.ID}}"],
+    ["images", "--format={{.Repository}}:{{.Tag}} {{.CreatedAt}} {{.CreatedSince}}"],
+    ["images", "-a", "--format", "table {{.Repository}}\t{{.Size}}\t{{.Digest}}"],
+    ["images", "--format", "json"],
+    ["images", "-q", "--format", "{{.Repository}}"],
+    ["image", "ls", "--digests", "--format", "table"],
+    ["inspect", "-f", "{{.Id}}", "team/app:1"],
+    ["inspect", "--format", "{{json .Config}}", "busybox", "team/child:1"],
+    ["inspect", "--format={{range .RepoTags}}{{.}} {{end}}{{.Metadata.LastTagTime}}", "team/app"],
+    ["inspect", "-f", "json", "team/app:1"],
+    ["inspect", "team/app:1", "-f", "{{.Size}} {{.GraphDriver.Name}}"],
+    ["inspect", "--format", "", "busybox"],
+    ["image", "inspect", "-f", "{{.Os}}", "-f", "{{.Architecture}}", "busybox"],
 ]
 
 
@@ -123,13 +136,15 @@ def test_fast_path_resolves_image_ids_like_the_full_cli(engine, capsys):
 DECLINED = [
     ["images", "-f", "dangling=true"],
     ["images", "--filter=label=team"],
-    ["images", "--format", "{{.ID}}"],
+    ["images", "--format"],
     ["images", "team/app"],
     ["images", "-h"],
     ["images", "-x"],
     ["inspect"],
-    ["inspect", "-f", "{{.Id}}", "team/app:1"],
-    ["inspect", "--format=json", "team/app:1"],
+    ["inspect", "-f", "{{.Id", "team/app:1"],  # the full CLI words the parse error
+    ["inspect", "-f", "{{.Id.Nope.Deeper}}", "team/app:1"],  # and the execution error
+    ["inspect", "-f"],
+    ["inspect", "--", "team/app:1"],
     ["inspect", "no/such:image"],
     ["inspect", "team/app:1", "no/such:image"],
     ["inspect", "library/busybox"],  # right, but not a spelling the table holds: the resolver's

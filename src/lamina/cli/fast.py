@@ -6,19 +6,21 @@ the reference grammar (``re``) and ``json`` imported it costs ~110 ms before it 
 The two commands people run most, often in loops and scripts, are read-only and need none of
 that: the store keeps their answers in its catalog (``lamina.store.catalog``), and this module
 prints them with nothing loaded but ``posix``, ``marshal`` and ``time`` (built into the
-interpreter; not even ``os``, for the reason ``store.catalog`` gives).
+interpreter; not even ``os``, for the reason ``store.catalog`` gives); a ``--format`` adds
+the template engine (``re``, ~10 ms).
 
 It answers only what it is sure of, and returns None for everything else, which the full CLI
 then handles exactly as before (``lamina.cli.entry``):
 
 - ``images`` / ``image ls`` / ``image list`` with ``-a``, ``-q``, ``--digests``, ``--no-trunc``
-  (no filters, repository or ``--format``);
-- ``inspect`` / ``image inspect`` of names the catalog resolves without doubt (no ``--format``;
-  an unknown or ambiguous name goes to the full resolver, which words the error);
+  and ``--format`` (no filters or repository);
+- ``inspect`` / ``image inspect`` of names the catalog resolves without doubt, with or without
+  ``-f``/``--format`` (an unknown or ambiguous name goes to the full resolver, which words the
+  error; so does a template that does not parse or run);
 - global ``--data-root`` only, and no storage-driver or limit settings in the environment;
 - an existing data root whose catalog is current (else the full CLI rebuilds it).
 
-Both paths render with the same code (``cli.image_table``), and tests compare their bytes.
+Both paths render with the same code (``cli.image_output``), and tests compare their bytes.
 """
 
 import posix
@@ -106,7 +108,34 @@ def _catalog(root: str) -> catalogs.Catalog | None:
     return None
 
 
+class _Decline(Exception):
+    """Arguments the fast path leaves to the full CLI."""
+
+
+def _take_format(args: list[str], short: str | None) -> tuple[str | None, list[str]]:
+    """``--format X`` / ``--format=X`` (and ``short`` X) out of ``args``, as click reads them:
+    the last one given wins, and the value may be any word."""
+    fmt, rest = None, []
+    words = iter(args)
+    for arg in words:
+        if arg == "--format" or (short is not None and arg == short):
+            fmt = next(words, None)
+            if fmt is None:
+                raise _Decline
+        elif arg.startswith("--format="):
+            fmt = arg[len("--format="):]
+        elif arg == "--":
+            raise _Decline
+        else:
+            rest.append(arg)
+    return fmt, rest
+
+
 def _images(catalog, args: list[str]) -> str | None:
+    try:
+        fmt, args = _take_format(args, None)
+    except _Decline:
+        return None
     options = {"all": False, "quiet": False, "digests": False, "no_trunc": False}
     for arg in args:
         if arg in _LS_FLAGS:
@@ -118,18 +147,21 @@ def _images(catalog, args: list[str]) -> str | None:
             return None
     import time
 
-    from .image_table import default_table, image_rows, quiet_ids
+    from .image_output import render_images
 
     images = catalog.images
     if not options["all"]:
         images = [i for i in images if i.repo_tags or i.repo_digests or not i.has_children]
-    rows = image_rows(images, options["no_trunc"], time.time())
-    if options["quiet"]:
-        return quiet_ids(rows)
-    return default_table(rows, options["digests"])
+    return render_images(
+        images, time.time(), options["quiet"], options["digests"], options["no_trunc"], fmt
+    )
 
 
-def _inspect(catalog, names: list[str]) -> str | None:
+def _inspect(catalog, args: list[str]) -> str | None:
+    try:
+        fmt, names = _take_format(args, "-f")
+    except _Decline:
+        return None
     if not names or any(name.startswith("-") for name in names):
         return None
     texts = []
@@ -138,9 +170,15 @@ def _inspect(catalog, names: list[str]) -> str | None:
         text = catalog.inspect_json(image_id) if image_id else None
         if text is None:
             return None
-        texts.append(text.replace("\n", "\n    "))
+        texts.append(text)
+    if fmt and fmt != "json":
+        import json
+
+        from .image_output import render_inspect
+
+        return render_inspect([json.loads(text) for text in texts], fmt)
     # json.dumps(docs, indent=4): each document one level in
-    return "[\n    " + ",\n    ".join(texts) + "\n]\n"
+    return "[\n    " + ",\n    ".join(text.replace("\n", "\n    ") for text in texts) + "\n]\n"
 
 
 def _silence_stdout() -> None:

@@ -9,11 +9,10 @@ import click
 
 from ..errors import InvalidArgument, LaminaError
 from ..format import table as tables
-from ..format.template import compile_template
-from ..format.units import created_since, format_time_created_at, human_size, parse_time
+from ..format.units import created_since, human_size, parse_time
 from ..image.service import HistoryEntry, inspect_json
 from .context import engine
-from .image_table import IMAGE_HEADERS, default_table, image_rows, quiet_ids
+from .image_output import render_images, render_inspect
 from .lazy import LazyGroup
 
 HISTORY_HEADERS = {
@@ -82,13 +81,6 @@ def import_cmd(ctx, source, reference, changes, message, platform):
 
 
 # ls ----------------------------------------------------------------------------------------
-def _created_at(image) -> str:
-    try:
-        return format_time_created_at(parse_time(image.created))
-    except InvalidArgument:
-        return "N/A"
-
-
 @click.command("ls")
 @click.argument("repository", required=False)
 @click.option("-a", "--all", "all_images", is_flag=True, help="Show all images (default hides intermediate images)")
@@ -101,15 +93,7 @@ def _created_at(image) -> str:
 def ls_cmd(ctx, repository, all_images, digests, filters, fmt, no_trunc, quiet):
     """List images."""
     images = engine(ctx).images.list(repository, filters, all_images)
-    now = _now().timestamp()
-    if quiet:
-        click.echo(quiet_ids(image_rows(images, no_trunc, now)), nl=False)
-    elif fmt is None:
-        click.echo(default_table(image_rows(images, no_trunc, now), digests), nl=False)
-    else:
-        rows = image_rows(images, no_trunc, now, created_at=_created_at)
-        default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-        click.echo(tables.render(fmt, rows, default, IMAGE_HEADERS), nl=False)
+    click.echo(render_images(images, _now().timestamp(), quiet, digests, no_trunc, fmt), nl=False)
 
 
 # inspect -----------------------------------------------------------------------------------
@@ -127,9 +111,7 @@ def inspect_cmd(ctx, names, fmt):
         except LaminaError as exc:
             failed.append(str(exc))
     if fmt and fmt != "json":
-        template = compile_template(fmt)
-        for doc in docs:
-            click.echo(template.render(doc))
+        click.echo(render_inspect(docs, fmt), nl=False)
     else:
         click.echo(inspect_json(docs))  # "[]" when nothing was found, as docker prints
     for message in failed:

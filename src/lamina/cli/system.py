@@ -11,7 +11,7 @@ from ..format.template import compile_template
 from ..format.units import created_since, human_size, parse_time
 from .context import engine
 from .image import _now
-from .image_table import IMAGE_HEADERS
+from .image_output import IMAGE_HEADERS
 
 
 @click.group("system")

@@ -1,10 +1,10 @@
-"""go-units' human sizes and durations: arithmetic only, so the fast CLI path can use them.
+"""go-units' human sizes and durations, docker's CreatedAt: arithmetic and ``time`` only, so
+the fast CLI path can use them.
 
-This module imports nothing (``units`` re-exports it); see ``units`` for the seeds' size style.
+This module imports nothing at load (``units`` re-exports it); see ``units`` for the seeds' size style.
 """
 
-
-__all__ = ["human_size", "bytes_size", "human_duration"]
+__all__ = ["human_size", "bytes_size", "human_duration", "format_time_created_at"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
@@ -63,3 +63,12 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def format_time_created_at(timestamp: float) -> str:
+    """docker's CreatedAt: Go's Time.String() of the whole second, in local time
+    (``2024-01-01 00:01:40 +0000 UTC``), from Unix seconds."""
+    import time
+
+    moment = time.localtime(timestamp // 1)
+    return time.strftime("%Y-%m-%d %H:%M:%S %z ", moment) + (moment.tm_zone or time.strftime("%Z"))

@@ -10,11 +10,13 @@ columns at least 20 wide, three spaces after the widest cell; lamina uses that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 from .tabwriter import MIN_WIDTH, PADDING, tabwrite
 from .template import compile_template
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast CLI path ~3-10 ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 __all__ = ["render", "tabwrite", "TABLE_PREFIX", "MIN_WIDTH", "PADDING"]
 

@@ -14,13 +14,14 @@ attribute. Errors at parse or execution time raise InvalidArgument with Go's wor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
 
 from ..errors import InvalidArgument
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast CLI path ~3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Template", "compile_template", "go_print", "MISSING"]
 
@@ -67,11 +68,11 @@ _TOKEN_RE = re.compile(
 _KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}
 
 
-@dataclass
 class _Tok:
-    kind: str
-    text: str
-    fieldchain: tuple[str, ...] = ()
+    __slots__ = ("kind", "text", "fieldchain")
+
+    def __init__(self, kind: str, text: str, fieldchain: tuple[str, ...] = ()) -> None:
+        self.kind, self.text, self.fieldchain = kind, text, fieldchain
 
 
 def _lex_action(text: str, line: int) -> list[_Tok]:
@@ -94,48 +95,61 @@ def _lex_action(text: str, line: int) -> list[_Tok]:
 
 
 # nodes -----------------------------------------------------------------------------------
-@dataclass
+# Plain slotted classes, not dataclasses: ``lamina images --format`` and ``inspect -f`` load this
+# module on the fast CLI path, where importing ``dataclasses`` (and with it ``inspect`` and
+# ``ast``) would cost more than the rest of the command.
 class _Text:
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass
 class _Operand:
-    kind: str  # field|variable|dot|literal|ident|pipeline
-    value: Any = None
-    chain: tuple[str, ...] = ()
+    __slots__ = ("kind", "value", "chain")
+
+    def __init__(self, kind: str, value: Any = None, chain: tuple[str, ...] = ()) -> None:
+        self.kind = kind  # field|variable|dot|literal|ident|pipeline|nil
+        self.value = value
+        self.chain = chain
 
 
-@dataclass
 class _Command:
-    args: list[_Operand]
+    __slots__ = ("args",)
+
+    def __init__(self, args: list[_Operand]) -> None:
+        self.args = args
 
 
-@dataclass
 class _Pipeline:
-    decl: list[str] = field(default_factory=list)
-    is_assign: bool = False
-    cmds: list[_Command] = field(default_factory=list)
+    __slots__ = ("decl", "is_assign", "cmds")
+
+    def __init__(self, decl: list[str] | None = None, is_assign: bool = False, cmds: list[_Command] | None = None) -> None:
+        self.decl = decl if decl is not None else []
+        self.is_assign = is_assign
+        self.cmds = cmds if cmds is not None else []
 
 
-@dataclass
 class _Action:
-    pipe: _Pipeline
-    line: int
+    __slots__ = ("pipe", "line")
+
+    def __init__(self, pipe: _Pipeline, line: int) -> None:
+        self.pipe, self.line = pipe, line
 
 
-@dataclass
 class _Branch:
-    kind: str  # if|with|range
-    pipe: _Pipeline
-    body: list
-    else_body: list | None
-    line: int
+    __slots__ = ("kind", "pipe", "body", "else_body", "line")
+
+    def __init__(self, kind: str, pipe: _Pipeline, body: list, else_body: list | None, line: int) -> None:
+        self.kind = kind  # if|with|range
+        self.pipe, self.body, self.else_body, self.line = pipe, body, else_body, line
 
 
-@dataclass
 class _Control:
-    kind: str  # break|continue
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # break|continue
 
 
 class _Break(Exception):
@@ -372,6 +386,8 @@ class _Parser:
 
 def _unquote(text: str, line: int) -> str:
     try:
+        import json
+
         return json.loads(text) if "\\x" not in text and "\\'" not in text else bytes(text[1:-1], "utf-8").decode("unicode_escape")
     except (ValueError, UnicodeDecodeError):
         raise TemplateError(f"template: :{line}: bad string syntax: {text}") from None
@@ -416,9 +432,15 @@ def go_print(value: Any) -> str:
         items = sorted(value.items(), key=lambda kv: str(kv[0]))
         # docker's sets (ExposedPorts, Volumes) are map[string]struct{}: an empty member is {}
         return "map[" + " ".join(f"{go_print(k)}:{'{}' if v == {} else go_print(v)}" for k, v in items) + "]"
-    if is_dataclass(value):
+    if _is_dataclass_instance(value):
+        from dataclasses import fields  # loaded already: the value's class came from it
+
         return "{" + " ".join(go_print(getattr(value, f.name)) for f in fields(value)) + "}"
     return str(value)
+
+
+def _is_dataclass_instance(value: Any) -> bool:
+    return hasattr(type(value), "__dataclass_fields__")
 
 
 def _action_print(value: Any) -> str:
@@ -475,13 +497,17 @@ class _ExecError(Exception):
 # functions -------------------------------------------------------------------------------
 def _json(value: Any) -> str:
     # docker: json.Encoder with SetEscapeHTML(false), trailing newline trimmed
+    import json
+
     if value is MISSING:
         value = None
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def _json_default(value: Any) -> Any:
-    if is_dataclass(value):
+    if _is_dataclass_instance(value):
+        from dataclasses import fields
+
         return {f.name: getattr(value, f.name) for f in fields(value)}
     if isinstance(value, (set, frozenset)):
         return sorted(value)
@@ -602,6 +628,8 @@ def sprintf(fmt: str, *args: Any) -> str:
 
 
 def _verb(verb: str, arg: Any, prec: str | None) -> str:
+    import json
+
     if verb in ("v", "s"):
         text = go_print(arg) if arg is not MISSING else "<nil>"
         if verb == "s" and prec is not None:
@@ -657,6 +685,8 @@ def _join(items: Any, sep: str) -> str:
 
 
 def _js(*args: Any) -> str:
+    import json
+
     text = _print(*args)
     return json.dumps(text)[1:-1].replace("'", "\\'").replace("<", "\\u003C").replace(">", "\\u003E")
 
@@ -848,13 +878,13 @@ class _State:
         return base
 
 
-@dataclass
 class Template:
     """A parsed template; ``render(data)`` runs it."""
 
-    source: str
-    _nodes: list
-    _funcs: Mapping[str, Callable]
+    __slots__ = ("source", "_nodes", "_funcs")
+
+    def __init__(self, source: str, nodes: list, funcs: Mapping[str, Callable]) -> None:
+        self.source, self._nodes, self._funcs = source, nodes, funcs
 
     def render(self, data: Any) -> str:
         state = _State(data, self._funcs)

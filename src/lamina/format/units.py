@@ -8,11 +8,10 @@ space; lamina keeps what the seeds show).
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta, timezone
 
 from ..errors import InvalidArgument
-from .humanize import bytes_size, human_duration, human_size
+from .humanize import bytes_size, format_time_created_at, human_duration, human_size
 
 __all__ = [
     "human_size",
@@ -110,18 +109,6 @@ def parse_timestamp_filter(text: str, now: datetime | None = None) -> float:
         except ValueError:
             continue
     raise InvalidArgument(f"invalid timestamp {text!r}: want a duration (24h), a Unix time or an RFC 3339 date")
-
-
-def _local(moment: datetime) -> datetime:
-    return moment.astimezone()
-
-
-def format_time_created_at(moment: datetime) -> str:
-    """docker's CreatedAt: Go's Time.String() of the whole second, in local time."""
-    local = _local(moment.replace(microsecond=0))
-    offset = local.strftime("%z") or "+0000"
-    zone = local.tzname() or time.strftime("%Z")
-    return f"{local:%Y-%m-%d %H:%M:%S} {offset} {zone}"
 
 
 def format_rfc3339nano(moment: datetime) -> str:

@@ -1,14 +1,15 @@
-"""``image ls`` rows and its default table: shared by the click command and the fast path.
+"""What ``image ls`` and ``image inspect`` print: shared by the click commands and the fast path.
 
-Imports nothing heavier than the arithmetic in ``format.humanize`` and ``format.tabwriter``,
-so that ``lamina.cli.fast`` can render ``images`` before click, ``re`` or ``json`` load, and the
-two paths print the same bytes because they run the same code.
+The default ``images`` table needs nothing heavier than the arithmetic in ``format.humanize``
+and ``format.tabwriter``, so ``lamina.cli.fast`` renders it before click, ``re`` or ``json``
+load; ``--format`` loads the template engine when asked. The two paths print the same bytes
+because they run this same code.
 """
 
-from ..format.humanize import human_duration, human_size
+from ..format.humanize import format_time_created_at, human_duration, human_size
 from ..format.tabwriter import tabwrite
 
-__all__ = ["IMAGE_HEADERS", "image_rows", "default_table", "quiet_ids"]
+__all__ = ["IMAGE_HEADERS", "render_images", "image_rows", "default_table", "quiet_ids", "render_inspect"]
 
 IMAGE_HEADERS = {
     "Repository": "REPOSITORY",
@@ -23,6 +24,32 @@ IMAGE_HEADERS = {
     "VirtualSize": "VIRTUAL SIZE",
     "Containers": "CONTAINERS",
 }
+
+
+def render_images(images, now: float, quiet: bool, digests: bool, no_trunc: bool, fmt: str | None) -> str:
+    """The whole output of ``images`` for these summaries (after filters), ``now`` in Unix
+    seconds."""
+    if quiet:
+        return quiet_ids(image_rows(images, no_trunc, now))
+    if fmt is None:
+        return default_table(image_rows(images, no_trunc, now), digests)
+    from ..format import table as tables
+
+    rows = image_rows(images, no_trunc, now, created_at=_created_at)
+    default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    return tables.render(fmt, rows, default, IMAGE_HEADERS)
+
+
+def render_inspect(docs: list, fmt: str | None) -> str:
+    """``inspect -f FMT``: the template once per document, each followed by a newline."""
+    from ..format.template import compile_template
+
+    template = compile_template(fmt)
+    return "".join(template.render(doc) + "\n" for doc in docs)
+
+
+def _created_at(image) -> str:
+    return "N/A" if image.created_ts is None else format_time_created_at(image.created_ts)
 
 
 def image_rows(images, no_trunc: bool, now: float, created_at=None) -> list[dict[str, str]]:
