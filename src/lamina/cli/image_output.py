@@ -40,7 +40,7 @@ def render_images(images, now: float, quiet: bool, digests: bool, no_trunc: bool
     return tables.render(fmt, rows, default, IMAGE_HEADERS)
 
 
-def render_inspect(docs: list, fmt: str | None) -> str:
+def render_inspect(docs: list, fmt: str) -> str:
     """``inspect -f FMT``: the template once per document, each followed by a newline."""
     from ..format.template import compile_template
 

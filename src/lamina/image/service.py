@@ -224,7 +224,7 @@ class ImageService:
                 self._last_updated(image_id),
             )
             old = reusable.get(key)
-            doc = previous.inspect_json(key) if old is not None and previous is not None else None
+            doc = previous.inspect_json(key) if old is not None else None
             if old is not None and doc is not None and _surroundings(old) == surroundings:
                 record = old
             else:

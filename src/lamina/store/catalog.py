@@ -113,9 +113,6 @@ class CatalogImage:
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, name) for name in self.__slots__)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CatalogImage) and self.as_tuple() == other.as_tuple()
-
     def __repr__(self) -> str:
         return f"CatalogImage({self.id!r}, tags={self.repo_tags!r})"
 
@@ -128,23 +125,20 @@ class Catalog:
     records.
     """
 
-    __slots__ = ("_images", "_names", "_docs", "_file")
+    __slots__ = ("_images", "_names", "_doc_index", "_docs", "_file")
 
     def __init__(
-        self, images: list[CatalogImage], names: dict[str, str], docs: dict[str, str] | None = None
+        self,
+        images: list[CatalogImage] | None,
+        names: dict[str, str] | None,
+        docs: dict[str, str] | None = None,
+        file: "_CatalogFile | None" = None,
     ) -> None:
-        self._images: list[CatalogImage] | None = images
-        self._names: dict[str, str] | None = names
+        self._images = images
+        self._names = names
+        self._doc_index: dict[str, tuple[int, int]] = {}
         self._docs = docs or {}
-        self._file: _CatalogFile | None = None
-
-    @classmethod
-    def _from_file(cls, source: "_CatalogFile") -> "Catalog":
-        catalog = cls.__new__(cls)
-        catalog._images = catalog._names = None
-        catalog._docs = {}
-        catalog._file = source
-        return catalog
+        self._file = file
 
     @property
     def images(self) -> list[CatalogImage]:
@@ -155,7 +149,7 @@ class Catalog:
     @property
     def names(self) -> dict[str, str]:
         if self._names is None:
-            self._names, self._file.doc_index = marshal.loads(self._file.section(2))
+            self._names, self._doc_index = marshal.loads(self._file.section(2))
         return self._names
 
     def inspect_json(self, image_id: str) -> str | None:
@@ -163,7 +157,7 @@ class Catalog:
         text = self._docs.get(image_id)
         if text is None and self._file is not None:
             self.names  # noqa: B018 - decodes the document index with the names
-            where = self._file.doc_index.get(image_id)
+            where = self._doc_index.get(image_id)
             if where is not None:
                 try:
                     text = self._file.document(*where).decode("utf-8")
@@ -244,7 +238,6 @@ class _CatalogFile:
         self.fd = fd
         self.first = first
         self.starts = starts  # where each section begins; the last entry is the file's end
-        self.doc_index: dict[str, tuple[int, int]] = {}
 
     @classmethod
     def open(cls, path: str) -> "_CatalogFile | None":
@@ -301,7 +294,7 @@ def _load(path: str, lazy: bool = False) -> tuple[tuple, Catalog] | None:
         return None
     try:
         sig = marshal.loads(source.section(0))
-        catalog = Catalog._from_file(source)
+        catalog = Catalog(None, None, file=source)
         if not lazy:
             catalog.images  # noqa: B018 - decode now, to find damage now
             catalog.names  # noqa: B018

@@ -140,7 +140,7 @@ class Store:
                 catalogs.write(self.root, self.paths.image_dir, built, sig)
                 self._catalog_dirty = False
                 return built
-        except (PermissionError, OSError) as exc:
+        except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
             return build(None)  # a read-only data root: answer from the store, cache nothing
