@@ -12,7 +12,7 @@ Two sources, as docker has them:
 
 Output is deterministic: entries in byte order of their paths, PAX headers, times truncated to
 seconds, numeric owners without user names (docker's FileInfoHeaderNoLookups), hard links
-written once and linked after.
+written once and linked after, and the end marker without record padding (as Go writes it).
 """
 
 from __future__ import annotations
@@ -144,7 +144,12 @@ class _LayerWriter:
         self.entries += 1
 
     def close(self) -> CreatedLayer:
-        self._tar.close()
+        # end as Go's tar writer does (docker's layers): the two zero blocks, without tarfile's
+        # padding to a 10 KiB record, so an empty change set is docker's empty-layer DiffID
+        tar = self._tar
+        tar.fileobj.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))
+        tar.closed = True
+        tar.fileobj.close()
         return CreatedLayer(self._hashing.digest(), self._hashing.count, self.entries)
 
 

@@ -325,7 +325,7 @@ class ImageService:
             "RepoTags": sorted(r.familiar() for r in references if r.digest is None),
             "RepoDigests": sorted(r.familiar() for r in references if r.digest is not None),
             "Parent": str(parent) if parent else "",
-            "Comment": doc.get("comment", ""),
+            "Comment": _comment(doc),
             "Created": config.created,
             "Container": doc.get("container", ""),
             "ContainerConfig": cfg.full_container_config(doc.get("container_config")),
@@ -400,6 +400,16 @@ class ImageService:
 
     def layer_chain_ids(self, image_id: Digest) -> list[Digest]:
         return chain_ids(list(self.store.images.get(image_id).diff_ids))
+
+
+def _comment(doc: Any) -> str:
+    """docker's inspect Comment: the config's own, else the last history entry's (commit and
+    build write theirs only there)."""
+    comment = doc.get("comment") or ""
+    history = doc.get("history") or []
+    if not comment and history and isinstance(history[-1], dict):
+        comment = history[-1].get("comment") or ""
+    return comment
 
 
 def _looks_like_id(name: str) -> bool:
