@@ -22,7 +22,10 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # byte-compile now: with PYTHONDONTWRITEBYTECODE set, every `lamina` run would recompile
 python3 -m compileall -q src >/dev/null
-# replace pip's console script with lamina's launcher: Python without site (-S), so that
-# `lamina images` and `lamina inspect` start in ~10 ms instead of 20-45 (lamina.cli.launcher)
-launcher=$(python3 -m lamina.cli.launcher)
-echo "lamina installed: $launcher (on PATH as $(command -v lamina))"
+# lamina's launcher (lamina.cli.launcher): Python without site (-S), so that the everyday
+# commands start in ~15 ms (lamina.cli.fast); written where a fresh login shell finds it first:
+# /usr/local/bin under pyenv (whose shim, a shell script that runs pyenv first, is removed),
+# else in place of pip's console script. `pip install` alone still gives a working `lamina`.
+python3 -m lamina.cli.launcher --install
+found=$(bash -lc 'command -v lamina' 2>/dev/null || true)
+echo "lamina: a new login shell runs ${found:-nothing (is /usr/local/bin on PATH?)}"

@@ -1,6 +1,7 @@
-"""The ``lamina`` command's entry point: the fast path first, then the full CLI.
+"""The ``lamina`` command's entry point: the lean dispatcher first, then the full CLI.
 
-Kept free of imports so that reaching ``lamina.cli.fast`` costs nothing; the launcher that
+Kept free of imports so that reaching ``lamina.cli.fast`` (the dispatcher of the lean
+commands in ``lamina.cli.lean``) costs nothing; the launcher that
 install.sh writes (``lamina.cli.launcher``) starts Python without ``site`` and calls ``main``
 here, which turns ``site`` on before the full CLI needs site-packages (click and the rest).
 """

@@ -19,6 +19,15 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
 USAGE_EXIT = 125
 
 
+def error_line(exc: BaseException) -> str:
+    """The one line on stderr for a failed command: a lamina error as it says itself, an
+    ``OSError`` lamina did not foresee (a full disk, a permission) by its strerror and file."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"Error: {exc.strerror or exc}{where}\n"
+    return f"Error: {exc}\n"
+
+
 def exit_code_for(exc: BaseException) -> int:
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):

@@ -1,187 +1,137 @@
-"""The fast path: ``images`` and ``inspect`` answered from the image catalog, before click loads.
+"""The lean dispatcher: commands that do little work run before click, ``site`` or ``re`` load.
 
-docker's CLI is a Go binary asking a warm daemon: ``docker images`` takes ~30 ms and ``docker
-image inspect`` ~15 ms here. A lamina command is a fresh Python process; with click, the store,
-the reference grammar (``re``) and ``json`` imported it costs ~110 ms before it prints a line.
-The two commands people run most, often in loops and scripts, are read-only and need none of
-that: the store keeps their answers in its catalog (``lamina.store.catalog``), and this module
-prints them with nothing loaded but ``posix``, ``marshal`` and ``time`` (built into the
-interpreter; not even ``os``, for the reason ``store.catalog`` gives); a ``--format`` adds
-the template engine (``re``, ~10 ms).
+docker's CLI is a Go binary asking a warm daemon: ``docker tag`` or ``docker image inspect``
+take 20-40 ms here. A lamina command is a fresh Python process: the interpreter starts in
+~13 ms without ``site`` (the launcher install.sh writes, ``lamina.cli.launcher``), ``site`` and
+its ``.pth`` files add ~50 ms more, click ~30 ms, the whole library up front another 50. So the
+commands people run most, often in loops and scripts, go through this module first: it reads
+the global options, finds the command in ``LEAN``, imports that one command's module (under
+``lamina.cli.lean``), parses its options with ``lean.args`` and runs it.
 
-It answers only what it is sure of, and returns None for everything else, which the full CLI
-then handles exactly as before (``lamina.cli.entry``):
+It answers only what it is sure of. It returns None, having printed and changed nothing, for
+everything else, which the full CLI then handles exactly as before (``lamina.cli.entry``):
+``--help``, unknown or unusual options, wrong argument counts, global options other than
+``--data-root``/``--version``, storage-driver or limit settings in the environment, and
+whatever a command module itself declines (``images`` with filters, an ``inspect`` name the
+catalog does not resolve without doubt, …). So help text, usage errors and their exit codes
+are click's, byte for byte; ``tests/unit/test_cli_lean.py`` runs both paths on the same
+command lines and compares bytes and exit codes.
 
-- ``images`` / ``image ls`` / ``image list`` with ``-a``, ``-q``, ``--digests``, ``--no-trunc``
-  and ``--format`` (no filters or repository);
-- ``inspect`` / ``image inspect`` of names the catalog resolves without doubt, with or without
-  ``-f``/``--format`` (an unknown or ambiguous name goes to the full resolver, which words the
-  error; so does a template that does not parse or run);
-- global ``--data-root`` only, and no storage-driver or limit settings in the environment;
-- an existing data root whose catalog is current (else the full CLI rebuilds it).
-
-Both paths render with the same code (``cli.image_output``), and tests compare their bytes.
+Adding a command: write ``lean/<name>.py`` (see ``lamina.cli.lean``), add its spellings to
+``LEAN`` below, keep its click command in ``cli.main.COMMANDS`` (help and errors), and add it
+to the module-budget table in ``tests/unit/test_cli_lean.py``.
 """
 
-import posix
 import sys
 
-from ..store import catalog as catalogs
+from .lean import Context, env
+from .lean.args import Decline, parse
 
-__all__ = ["run"]
+__all__ = ["LEAN", "run"]
+
+#: command words -> module under ``lamina.cli.lean`` (docker's aliases included)
+LEAN = {
+    "images": "images",
+    "image ls": "images",
+    "image list": "images",
+    "inspect": "inspect",
+    "image inspect": "inspect",
+    "tag": "tag",
+    "image tag": "tag",
+    "rmi": "rmi",
+    "image rm": "rmi",
+    "image remove": "rmi",
+    "image rmi": "rmi",
+    "history": "history",
+    "image history": "history",
+    "version": "version",
+    "info": "info",
+    "system info": "info",
+    "system df": "df",
+    "logout": "logout",
+}
+
+#: the command groups whose second word names the command
+GROUPS = ("image", "system", "container", "volume", "network")
 
 DEFAULT_DATA_ROOT = "/var/lib/lamina"
-_DRIVERS = ("overlay2", "vfs")  # the order select_driver looks for an existing store
+#: global settings the lean commands do not take: with any of them set, click runs the command
 _SETTINGS = ("LAMINA_STORAGE_DRIVER", "LAMINA_MAX_LAYER_SIZE", "LAMINA_MAX_COMPRESSION_RATIO")
-_LS_FLAGS = {"-a": "all", "--all": "all", "-q": "quiet", "--quiet": "quiet", "--digests": "digests", "--no-trunc": "no_trunc"}
+_VERSION_FLAGS = ("-v", "--version")
 
 
 def run(argv: list[str]) -> int | None:
-    """Print the answer and return the exit code, or return None (having printed nothing)."""
-    try:
-        output = _answer(argv)
-    except Exception:  # anything unforeseen: the full CLI will do it properly
+    """Run the command and return its exit code, or return None (having printed nothing)."""
+    found = _find(argv)
+    if found is None:
         return None
-    if output is None:
-        return None
+    ctx, name, rest = found
+    if name == "--version":
+        from .. import __version__
+
+        return _finish(ctx, lambda: ctx.write(f"lamina, version {__version__}\n") or 0, writes=False)
+    module = __import__(f"lamina.cli.lean.{name}", fromlist=["run"])
     try:
-        sys.stdout.write(output)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # as the full CLI: a closed pipe (``lamina images | head -1``) is not an error
-        _silence_stdout()
-        return 0
-    except OSError as exc:
-        sys.stderr.write(f"Error: {exc.strerror or exc}\n")
-        return 125
-    return 0
+        opts, args = parse(module.SPEC, rest)
+    except Decline:
+        return None
+    return _finish(ctx, lambda: module.run(ctx, opts, args), getattr(module, "WRITES", False))
 
 
-def _answer(argv: list[str]) -> str | None:
-    if any(_env(name) for name in _SETTINGS):
+def _find(argv: list[str]) -> tuple[Context, str, list[str]] | None:
+    """(context, command module, the command's own words) or None."""
+    if any(env(name) for name in _SETTINGS):
         return None
-    data_root = _env("LAMINA_DATA_ROOT") or DEFAULT_DATA_ROOT
+    data_root = env("LAMINA_DATA_ROOT") or DEFAULT_DATA_ROOT
     args = list(argv)
     while args and args[0].startswith("-"):
         if args[0] == "--data-root" and len(args) > 1:
             data_root, args = args[1], args[2:]
         elif args[0].startswith("--data-root=") and len(args[0]) > len("--data-root="):
             data_root, args = args[0].partition("=")[2], args[1:]
+        elif args == [args[0]] and args[0] in _VERSION_FLAGS:
+            return Context(data_root), "--version", []
         else:
             return None
-    if args[:1] == ["image"] and len(args) > 1:
-        args = args[1:]
-        command = {"ls": "images", "list": "images", "inspect": "inspect"}.get(args[0])
-    else:
-        command = {"images": "images", "inspect": "inspect"}.get(args[0]) if args else None
-    if command is None:
+    if not args:
         return None
-    if not _is_normal_absolute(data_root):
-        return None  # the store names itself by os.path.abspath; leave other spellings to it
-    catalog = _catalog(data_root)
-    if catalog is None:
+    words = " ".join(args[:2]) if args[0] in GROUPS else args[0]
+    name = LEAN.get(words)
+    if name is None:
         return None
-    if command == "images":
-        return _images(catalog, args[1:])
-    return _inspect(catalog, args[1:])
+    return Context(data_root), name, args[len(words.split(" ")):]
 
 
-def _env(name: str) -> str | None:
-    value = posix.environ.get(name.encode())
-    return value.decode(sys.getfilesystemencoding(), "surrogateescape") if value else None
+def _finish(ctx: Context, command, writes: bool) -> int | None:
+    """Run ``command`` and turn what it raises into what the full CLI prints and returns.
 
-
-def _is_normal_absolute(path: str) -> bool:
-    """True only when ``os.path.abspath(path) == path`` (checked without ``os``; ``//x``, which
-    abspath keeps, is left to the full CLI)."""
-    if not path.startswith("/") or path == "/":
-        return path == "/"
-    parts = path[1:].split("/")
-    return all(part not in ("", ".", "..") for part in parts)
-
-
-def _catalog(root: str) -> catalogs.Catalog | None:
-    for driver in _DRIVERS:
-        image_dir = catalogs.join(root, "image", driver)
-        if catalogs.is_dir(catalogs.join(image_dir, "layerdb")):
-            return catalogs.read(root, image_dir, lazy=True)
-    return None
-
-
-class _Decline(Exception):
-    """Arguments the fast path leaves to the full CLI."""
-
-
-def _take_format(args: list[str], short: str | None) -> tuple[str | None, list[str]]:
-    """``--format X`` / ``--format=X`` (and ``short`` X) out of ``args``, as click reads them:
-    the last one given wins, and the value may be any word."""
-    fmt, rest = None, []
-    words = iter(args)
-    for arg in words:
-        if arg == "--format" or (short is not None and arg == short):
-            fmt = next(words, None)
-            if fmt is None:
-                raise _Decline
-        elif arg.startswith("--format="):
-            fmt = arg[len("--format="):]
-        elif arg == "--":
-            raise _Decline
-        else:
-            rest.append(arg)
-    return fmt, rest
-
-
-def _images(catalog, args: list[str]) -> str | None:
+    A command that only reads is redone by the full CLI after any error this module cannot
+    word (it has printed nothing yet: lean commands build their output before writing it).
+    """
     try:
-        fmt, args = _take_format(args, None)
-    except _Decline:
+        code = command()
+        sys.stdout.flush()
+        return code
+    except Decline:
         return None
-    options = {"all": False, "quiet": False, "digests": False, "no_trunc": False}
-    for arg in args:
-        if arg in _LS_FLAGS:
-            options[_LS_FLAGS[arg]] = True
-        elif len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and not arg[1:].strip("aq"):
-            for letter in arg[1:]:
-                options[_LS_FLAGS["-" + letter]] = True
-        else:
-            return None
-    import time
+    except BrokenPipeError:
+        _silence_stdout()  # as the full CLI: `lamina images | head -1` is not an error
+        return 0
+    except Exception as exc:
+        from ..errors import LaminaError
+        from .errors import error_line, exit_code_for
 
-    from .image_output import render_images
-
-    images = catalog.images
-    if not options["all"]:
-        images = [i for i in images if i.repo_tags or i.repo_digests or not i.has_children]
-    return render_images(
-        images, time.time(), options["quiet"], options["digests"], options["no_trunc"], fmt
-    )
-
-
-def _inspect(catalog, args: list[str]) -> str | None:
-    try:
-        fmt, names = _take_format(args, "-f")
-    except _Decline:
+        if isinstance(exc, LaminaError | OSError):
+            ctx.error(error_line(exc))
+            return exit_code_for(exc) if isinstance(exc, LaminaError) else 125
+        if writes:
+            raise
         return None
-    if not names or any(name.startswith("-") for name in names):
-        return None
-    texts = []
-    for name in names:
-        image_id = catalog.resolve(name)
-        text = catalog.inspect_json(image_id) if image_id else None
-        if text is None:
-            return None
-        texts.append(text)
-    if fmt and fmt != "json":
-        import json
-
-        from .image_output import render_inspect
-
-        return render_inspect([json.loads(text) for text in texts], fmt)
-    # json.dumps(docs, indent=4): each document one level in
-    return "[\n    " + ",\n    ".join(text.replace("\n", "\n    ") for text in texts) + "\n]\n"
 
 
 def _silence_stdout() -> None:
+    import posix
+
     try:
         devnull = posix.open("/dev/null", posix.O_WRONLY)
         posix.dup2(devnull, sys.stdout.fileno())

@@ -8,21 +8,12 @@ from datetime import UTC, datetime
 import click
 
 from ..errors import InvalidArgument, LaminaError
-from ..format import table as tables
-from ..format.units import created_since, human_size, parse_time
-from ..image.service import HistoryEntry, inspect_json
+from ..format.units import human_size
+from ..image.service import inspect_json
 from .context import engine
-from .image_output import render_images, render_inspect
+from .image_output import render_history, render_images, render_inspect
 from .lazy import LazyGroup
-
-HISTORY_HEADERS = {
-    "ID": "IMAGE",
-    "CreatedSince": "CREATED",
-    "CreatedAt": "CREATED AT",
-    "CreatedBy": "CREATED BY",
-    "Size": "SIZE",
-    "Comment": "COMMENT",
-}
+from .lean.rmi import remove
 
 
 class _GoBool(click.ParamType):
@@ -43,11 +34,6 @@ def image_group() -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _rfc3339_seconds(moment: datetime) -> str:
-    text = moment.astimezone().replace(microsecond=0).isoformat()
-    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 # import ------------------------------------------------------------------------------------
@@ -121,38 +107,6 @@ def inspect_cmd(ctx, names, fmt):
 
 
 # history -----------------------------------------------------------------------------------
-def _history_rows(entries: list[HistoryEntry], human: bool, no_trunc: bool) -> list[dict]:
-    now = _now()
-    rows = []
-    for e in entries:
-        try:
-            created = parse_time(e.created)
-        except InvalidArgument:
-            since = created_at = "N/A"
-        else:
-            # docker: time.Unix(created).Format(time.RFC3339), in the local zone
-            created_at = _rfc3339_seconds(created)
-            since = created_since(created, now) if human else created_at
-        created_by = e.created_by.replace("\t", " ")
-        if not no_trunc and len(created_by) > 45:
-            created_by = created_by[:44] + "…"
-        ident = e.id
-        if ident != "<missing>" and not no_trunc:
-            ident = ident.removeprefix("sha256:")[:12]
-        rows.append(
-            {
-                "ID": ident,
-                "CreatedSince": since,
-                "CreatedAt": created_at,
-                "CreatedBy": created_by,
-                "Size": human_size(e.size) if human else str(e.size),
-                "Comment": e.comment,
-                "Tags": ", ".join(e.tags),
-            }
-        )
-    return rows
-
-
 @click.command("history")
 @click.argument("name")
 @click.option("-H", "--human", type=_GoBool(), default=True, show_default=True, help="Print sizes and dates in human readable format")
@@ -163,12 +117,7 @@ def _history_rows(entries: list[HistoryEntry], human: bool, no_trunc: bool) -> l
 def history_cmd(ctx, name, human, no_trunc, quiet, fmt):
     """Show the history of an image."""
     entries = engine(ctx).images.history(name)
-    rows = _history_rows(entries, human, no_trunc)
-    if quiet:
-        click.echo("".join(r["ID"] + "\n" for r in rows), nl=False)
-        return
-    default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-    click.echo(tables.render(fmt, rows, default, HISTORY_HEADERS), nl=False)
+    click.echo(render_history(entries, human, no_trunc, quiet, fmt), nl=False)
 
 
 # tag / rm / prune --------------------------------------------------------------------------
@@ -188,19 +137,17 @@ def tag_cmd(ctx, source, target):
 @click.pass_context
 def rm_cmd(ctx, names, force, no_prune):
     """Remove one or more images."""
-    remover = engine(ctx).image_remover
-    failed = False
-    for name in names:
-        try:
-            events = remover.remove(name, force=force, prune=not no_prune)
-        except LaminaError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            failed = True
-            continue
-        for event in events:
-            click.echo(event.line())
-    if failed:
-        ctx.exit(1)
+    code = remove(engine(ctx).image_remover, names, force, not no_prune, _out, _err)
+    if code:
+        ctx.exit(code)
+
+
+def _out(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+def _err(text: str) -> None:
+    click.echo(text, nl=False, err=True)
 
 
 @click.command("prune")

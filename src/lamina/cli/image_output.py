@@ -9,7 +9,10 @@ because they run this same code.
 from ..format.humanize import format_time_created_at, human_duration, human_size
 from ..format.tabwriter import tabwrite
 
-__all__ = ["IMAGE_HEADERS", "render_images", "image_rows", "default_table", "quiet_ids", "render_inspect"]
+__all__ = [
+    "IMAGE_HEADERS", "HISTORY_HEADERS", "render_images", "image_rows", "default_table", "quiet_ids", "render_inspect",
+    "render_history", "history_rows",
+]
 
 IMAGE_HEADERS = {
     "Repository": "REPOSITORY",
@@ -105,3 +108,66 @@ def quiet_ids(rows: list[dict[str, str]]) -> str:
     for row in rows:
         seen.setdefault(row["ID"], None)
     return "".join(ident + "\n" for ident in seen)
+
+
+HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+
+
+def render_history(entries, human: bool, no_trunc: bool, quiet: bool, fmt: str | None) -> str:
+    """The whole output of ``history`` for ``ImageService.history`` entries (newest first)."""
+    rows = history_rows(entries, human, no_trunc)
+    if quiet:
+        return "".join(r["ID"] + "\n" for r in rows)
+    from ..format import table as tables
+
+    default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    return tables.render(fmt, rows, default, HISTORY_HEADERS)
+
+
+def history_rows(entries, human: bool, no_trunc: bool) -> list[dict]:
+    from datetime import UTC, datetime
+
+    from ..errors import InvalidArgument
+    from ..format.units import created_since, parse_time
+
+    now = datetime.now(UTC)
+    rows = []
+    for e in entries:
+        try:
+            created = parse_time(e.created)
+        except InvalidArgument:
+            since = created_at = "N/A"
+        else:
+            # docker: time.Unix(created).Format(time.RFC3339), in the local zone
+            created_at = _rfc3339_seconds(created)
+            since = created_since(created, now) if human else created_at
+        created_by = e.created_by.replace("\t", " ")
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        ident = e.id
+        if ident != "<missing>" and not no_trunc:
+            ident = ident.removeprefix("sha256:")[:12]
+        rows.append(
+            {
+                "ID": ident,
+                "CreatedSince": since,
+                "CreatedAt": created_at,
+                "CreatedBy": created_by,
+                "Size": human_size(e.size) if human else str(e.size),
+                "Comment": e.comment,
+                "Tags": ", ".join(e.tags),
+            }
+        )
+    return rows
+
+
+def _rfc3339_seconds(moment) -> str:
+    text = moment.astimezone().replace(microsecond=0).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text

@@ -37,9 +37,6 @@ def login_cmd(server, username, password, password_stdin, insecure):
 @click.argument("server")
 def logout_cmd(server):
     """Remove stored credentials for a registry."""
-    from ..registry.client.credentials import remove_auth
+    from .lean.logout import logout
 
-    if remove_auth(server):
-        click.echo(f"Removing login credentials for {server}")
-    else:
-        click.echo(f"Not logged in to {server}")
+    click.echo(logout(server), nl=False)

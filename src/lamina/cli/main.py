@@ -8,7 +8,7 @@ import click
 
 from .. import __version__
 from ..errors import LaminaError
-from .errors import USAGE_EXIT, exit_code_for
+from .errors import USAGE_EXIT, error_line, exit_code_for
 from .lazy import LazyGroup
 
 #: top-level commands (docker's aliases included), imported when run
@@ -27,6 +27,7 @@ COMMANDS = {
     "registry": "lamina.cli.registry:registry_group",
     "system": "lamina.cli.system:system_group",
     "info": "lamina.cli.system:info_cmd",
+    "version": "lamina.cli.system:version_cmd",
 }
 
 
@@ -37,7 +38,7 @@ class LaminaGroup(LazyGroup):
         try:
             return super().invoke(ctx)
         except LaminaError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(error_line(exc), err=True, nl=False)
             ctx.exit(exit_code_for(exc))
         except click.UsageError as exc:
             exc.exit_code = USAGE_EXIT
@@ -48,8 +49,7 @@ class LaminaGroup(LazyGroup):
         except OSError as exc:
             # the host refused something lamina did not foresee (a full disk, a permission):
             # one line, not a traceback
-            where = f": {exc.filename}" if exc.filename else ""
-            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            click.echo(error_line(exc), err=True, nl=False)
             ctx.exit(125)
 
 

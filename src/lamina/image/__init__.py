@@ -7,27 +7,14 @@ config and layers. Implementations live by medium: ``local`` (the data root), ``
 push, pull) asks only for these interfaces, so every source works with every sink.
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import BinaryIO, Protocol
-
-from ..digest import Digest
-from ..oci import ImageConfig
-
-
-class Layer(Protocol):
-    def diff_id(self) -> Digest: ...
-
-    def uncompressed(self) -> AbstractContextManager[BinaryIO]:
-        """The layer tar, uncompressed (the bytes whose sha256 is the DiffID)."""
-
-
-class Image(Protocol):
-    def config(self) -> ImageConfig: ...
-
-    def layers(self) -> Sequence[Layer]: ...
-
-
 __all__ = ["Layer", "Image"]
+
+
+def __getattr__(name: str):
+    # the interfaces import typing (~10 ms); commands that only use a submodule
+    # (``image.config``, ``image.service``) do not pay for them
+    if name in __all__:
+        from . import interfaces
+
+        return getattr(interfaces, name)
+    raise AttributeError(f"module 'lamina.image' has no attribute {name!r}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
-import platform
-from collections.abc import Mapping
+import os
 from datetime import UTC, datetime
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs start-up time (lamina.cli.fast)
+    from collections.abc import Mapping
+    from typing import Any
 
 #: ``container.Config`` with Go's zero values, in docker's field order.
 DEFAULT_CONTAINER_CONFIG: dict[str, Any] = {
@@ -45,7 +48,7 @@ def full_container_config(partial: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def go_arch() -> str:
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     return {
         "x86_64": "amd64",
         "amd64": "amd64",

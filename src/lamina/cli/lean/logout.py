@@ -1,0 +1,20 @@
+"""``logout SERVER``: remove the stored credentials (``registry.client.credentials``)."""
+
+from .args import Spec
+
+SPEC = Spec(nargs=(1, 1))
+WRITES = True
+
+
+def run(ctx, opts: dict, args: list[str]) -> int:
+    ctx.write(logout(args[0]))
+    return 0
+
+
+def logout(server: str) -> str:
+    """What ``logout`` prints (the click command says the same)."""
+    from ...registry.client.credentials import remove_auth
+
+    if remove_auth(server):
+        return f"Removing login credentials for {server}\n"
+    return f"Not logged in to {server}\n"
