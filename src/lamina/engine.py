@@ -17,6 +17,7 @@ from .store.store import Store
 
 if TYPE_CHECKING:
     from .image.transfer import ImageTransfer
+    from .network.service import NetworkService
     from .system.check import CheckReport
     from .system.usage import DiskUsage
 
@@ -50,6 +51,13 @@ class Engine:
 
         return ImageTransfer(self.images)
 
+    @cached_property
+    def networks(self) -> NetworkService:
+        """Networks (``network create|ls|inspect|rm|prune``) and containers' endpoints."""
+        from .network.service import NetworkService
+
+        return NetworkService(self.store)
+
     def disk_usage(self) -> DiskUsage:
         """``system df``: per-image shared and unique bytes, each layer counted once."""
         from .system.usage import disk_usage
@@ -61,9 +69,27 @@ class Engine:
         from .system.check import StoreChecker
 
         if not repair:
-            return StoreChecker(self.store).run()
-        with self.images.changes():
-            return StoreChecker(self.store).run(repair=True)
+            report = StoreChecker(self.store).run()
+        else:
+            with self.images.changes():
+                report = StoreChecker(self.store).run(repair=True)
+        report.findings += self._network_findings(repair)
+        return report
+
+    def _network_findings(self, repair: bool) -> list:
+        """What dead containers left on the host's network (needs root to see; none without)."""
+        if os.geteuid() != 0 or not os.path.isdir(os.path.join(self.data_root, "network")):
+            return []
+        from .system.check import Finding
+
+        found = self.networks.reconcile(repair=repair)
+        return (
+            [Finding("network endpoint of a dead container", e) for e in found.endpoints]
+            + ([Finding("iptables rules without an owner", str(found.rules))] if found.rules else [])
+            + [Finding("veth without an endpoint", name) for name in found.links]
+            + [Finding("address lease without an endpoint", lease) for lease in found.leases]
+            + [Finding("published port without an endpoint", port) for port in found.ports]
+        )
 
     def info(self) -> dict[str, Any]:
         """``info``: the data root, the storage driver and why it was chosen, counts."""

@@ -25,6 +25,7 @@ COMMANDS = {
     "login": "lamina.cli.login:login_cmd",
     "logout": "lamina.cli.login:logout_cmd",
     "registry": "lamina.cli.registry:registry_group",
+    "network": "lamina.cli.network:network_group",
     "system": "lamina.cli.system:system_group",
     "info": "lamina.cli.system:info_cmd",
     "version": "lamina.cli.system:version_cmd",

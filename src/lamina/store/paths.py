@@ -24,6 +24,12 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       <driver>/l/<short-id> -> ../<cache-id>/diff               keeps mount options short
       containers/<id>/...                                       container state
       volumes/<name>/_data
+      network/networks/<network-id>.json                        a network (lamina.network.store: JSON
+                                                                 instead of docker's local-kv.db)
+      network/endpoints/<network-id>/<container-id>.json        a container's attachment to it
+      network/ipam/<network-id>/<address>                       address leases (CNI host-local's form)
+      network/ports/<proto>-<port>                              published host ports
+      network/dns/{server.lock,control.sock,server.log}         the embedded DNS server
       tmp/                                                      scratch space; leases/ lives here
 
 Every name that comes from outside (a digest, an ID) is validated before it reaches a path:

@@ -1,0 +1,183 @@
+"""``lamina network create|ls|inspect|rm|prune|connect|disconnect``: parse, call, render."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InvalidArgument, LaminaError
+from ..format import table as tables
+from .context import engine
+
+LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "CreatedAt": "CREATED AT"}
+LS_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+
+
+@click.group("network")
+def network_group() -> None:
+    """Manage networks."""
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, _, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what}: {item!r}")
+        out[key] = value
+    return out
+
+
+@click.command("create")
+@click.argument("name")
+@click.option("-d", "--driver", default="bridge", show_default=True, help="Driver to manage the Network")
+@click.option("--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment")
+@click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--ip-range", multiple=True, help="Allocate container ip from a sub-range")
+@click.option("--internal", is_flag=True, help="Restrict external access to the network")
+@click.option("--label", "labels", multiple=True, help="Set metadata on a network")
+@click.option("-o", "--opt", "opts", multiple=True, help="Set driver specific options")
+@click.pass_context
+def create_cmd(ctx, name, driver, subnet, gateway, ip_range, internal, labels, opts):
+    """Create a network."""
+    if len(subnet) > 1 or len(gateway) > 1 or len(ip_range) > 1:
+        raise InvalidArgument("lamina networks take one --subnet, --gateway and --ip-range")
+    net = engine(ctx).networks.create(
+        name,
+        driver=driver,
+        subnet=subnet[0] if subnet else None,
+        gateway=gateway[0] if gateway else None,
+        ip_range=ip_range[0] if ip_range else None,
+        internal=internal,
+        labels=_pairs(labels, "label"),
+        options=_pairs(opts, "option"),
+    )
+    click.echo(net.id)
+
+
+def _rows(nets, no_trunc: bool) -> list[dict[str, str]]:
+    rows = []
+    for n in nets:
+        net = n.network
+        rows.append(
+            {
+                "ID": net.id if no_trunc else net.id[:12],
+                "Name": net.name,
+                "Driver": net.driver,
+                "Scope": "local",
+                "IPv6": "false",
+                "Internal": "true" if net.internal else "false",
+                "Labels": ",".join(f"{k}={v}" for k, v in sorted(net.labels.items())),
+                "CreatedAt": _created_at(net.created),
+            }
+        )
+    return rows
+
+
+def _created_at(created: str) -> str:
+    """docker's ``2024-01-02 15:04:05.999999999 -0700 MST`` (local time)."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(created[:26] + "+00:00").astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") + "000 " + moment.strftime("%z %Z")
+
+
+@click.command("ls")
+@click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')")
+@click.option("--format", "fmt", default=None, help="Format output using a custom template")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
+@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
+@click.pass_context
+def ls_cmd(ctx, filters, fmt, no_trunc, quiet):
+    """List networks."""
+    from ..network.filters import LS_KEYS, parse
+
+    nets = engine(ctx).networks.list(parse(list(filters), LS_KEYS))
+    nets.sort(key=lambda n: n.name)
+    rows = _rows(nets, no_trunc)
+    if quiet:
+        for row in rows:
+            click.echo(row["ID"])
+        return
+    click.echo(tables.render(fmt, rows, LS_DEFAULT, LS_HEADERS), nl=False)
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", default=None, help="Format output using a custom template")
+@click.option("-v", "--verbose", is_flag=True, help="Verbose output for diagnostics")
+@click.pass_context
+def inspect_cmd(ctx, names, fmt, verbose):
+    """Display detailed information on one or more networks."""
+    from ..image.service import inspect_json
+    from .image_output import render_inspect
+
+    eng = engine(ctx)
+    docs, failed = [], []
+    for name in names:
+        try:
+            docs.append(eng.networks.inspect(name))
+        except LaminaError:
+            failed.append(name)
+    if fmt and fmt != "json":
+        click.echo(render_inspect(docs, fmt), nl=False)
+    else:
+        click.echo(inspect_json(docs))
+    for name in failed:
+        click.echo(f"Error: No such network: {name}", err=True)
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Do not error if the network does not exist")
+@click.pass_context
+def rm_cmd(ctx, names, force):
+    """Remove one or more networks."""
+    from ..errors import NotFound
+
+    nets = engine(ctx).networks
+    failed = False
+    for name in names:
+        try:
+            nets.remove(name)
+        except NotFound as exc:
+            if not force:
+                click.echo(f"Error: {exc}", err=True)
+                failed = True
+            continue
+        except LaminaError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(name)
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>')")
+@click.pass_context
+def prune_cmd(ctx, force, filters):
+    """Remove all unused networks."""
+    from ..network.filters import PRUNE_KEYS, parse
+
+    parsed = parse(list(filters), PRUNE_KEYS)
+    if not force:
+        warning = "WARNING! This will remove all custom networks not used by at least one container."
+        if not click.confirm(f"{warning}\nAre you sure you want to continue?", default=False):
+            return
+    removed = engine(ctx).networks.prune(parsed)
+    if removed:
+        click.echo("Deleted Networks:")
+        for name in removed:
+            click.echo(name)
+
+
+for _cmd in (create_cmd, ls_cmd, inspect_cmd, rm_cmd, prune_cmd):
+    network_group.add_command(_cmd)
+network_group.add_command(ls_cmd, "list")
+network_group.add_command(rm_cmd, "remove")
+
+__all__ = ["network_group"]
