@@ -16,6 +16,7 @@ from .image.service import ImageService
 from .store.store import Store
 
 if TYPE_CHECKING:
+    from .container.service import ContainerService
     from .image.transfer import ImageTransfer
     from .network.service import NetworkService
     from .system.check import CheckReport
@@ -57,6 +58,13 @@ class Engine:
         from .network.service import NetworkService
 
         return NetworkService(self.store)
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        """docker-py's ``client.containers``: create, run, get, list, prune."""
+        from .container.service import ContainerService
+
+        return ContainerService(self.store, self.images)
 
     def disk_usage(self) -> DiskUsage:
         """``system df``: per-image shared and unique bytes, each layer counted once."""

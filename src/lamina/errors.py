@@ -21,6 +21,7 @@ __all__ = [
     "StoreCorrupt",
     "RuntimeFailure",
     "Unauthorized",
+    "ContainerStartFailed",
 ]
 
 
@@ -66,3 +67,12 @@ class Unauthorized(LaminaError):
 
 class RuntimeFailure(LaminaError):
     """The host cannot do what was asked (mount refused, runtime missing)."""
+
+
+class ContainerStartFailed(RuntimeFailure):
+    """A container could not be started; ``exit_status`` is docker's for the cause (127: the
+    command was not found, 126: it could not be invoked, 125: anything else)."""
+
+    def __init__(self, message: str, exit_status: int = 125) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status

@@ -29,6 +29,9 @@ def error_line(exc: BaseException) -> str:
 
 
 def exit_code_for(exc: BaseException) -> int:
+    status = getattr(exc, "exit_status", None)
+    if isinstance(status, int):
+        return status
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):
             return code

@@ -29,6 +29,14 @@ COMMANDS = {
     "system": "lamina.cli.system:system_group",
     "info": "lamina.cli.system:info_cmd",
     "version": "lamina.cli.system:version_cmd",
+    "container": "lamina.cli.container:container_group",
+    **{
+        name: f"lamina.cli.container:{name}_cmd"
+        for name in (
+            "create", "run", "start", "stop", "kill", "restart", "pause", "unpause", "wait", "rm",
+            "rename", "ps", "logs", "exec", "attach", "top", "stats", "update",
+        )
+    },
 }
 
 

@@ -15,7 +15,7 @@ import shutil
 
 from ..errors import NotFound
 from ..mount import Mount, is_mountpoint, unmount
-from ..store.paths import check_hex_id
+from ..store.paths import check_layer_dir_id
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 LINK_DIR = "l"
@@ -34,7 +34,7 @@ class Overlay2Driver:
         os.makedirs(os.path.join(home, LINK_DIR), exist_ok=True)
 
     def _dir(self, cache_id: str) -> str:
-        return os.path.join(self.home, check_hex_id(cache_id))
+        return os.path.join(self.home, check_layer_dir_id(cache_id))
 
     def create(self, cache_id: str, parent: str | None) -> str:
         layer = self._dir(cache_id)
@@ -93,7 +93,7 @@ class Overlay2Driver:
 
     def list_ids(self) -> list[str]:
         try:
-            return [n for n in os.listdir(self.home) if len(n) == 64 and n != LINK_DIR]
+            return [n for n in os.listdir(self.home) if len(n) == 64 or (len(n) == 69 and n.endswith("-init"))]
         except FileNotFoundError:
             return []
 

@@ -13,7 +13,7 @@ import shutil
 
 from ..errors import RuntimeFailure
 from ..mount import Mount
-from ..store.paths import check_hex_id
+from ..store.paths import check_layer_dir_id
 
 
 class VfsDriver:
@@ -26,7 +26,7 @@ class VfsDriver:
         os.makedirs(self._dirs, exist_ok=True)
 
     def _dir(self, cache_id: str) -> str:
-        return os.path.join(self._dirs, check_hex_id(cache_id))
+        return os.path.join(self._dirs, check_layer_dir_id(cache_id))
 
     def create(self, cache_id: str, parent: str | None) -> str:
         target = self._dir(cache_id)
@@ -69,7 +69,7 @@ class VfsDriver:
 
     def list_ids(self) -> list[str]:
         try:
-            return [n for n in os.listdir(self._dirs) if len(n) == 64]
+            return [n for n in os.listdir(self._dirs) if len(n) == 64 or (len(n) == 69 and n.endswith("-init"))]
         except FileNotFoundError:
             return []
 

@@ -46,12 +46,21 @@ from ..digest import Digest
 from ..errors import InvalidArgument
 
 _HEX_ID = re.compile(r"[a-f0-9]{64}\Z")
+_LAYER_DIR_ID = re.compile(r"[a-f0-9]{64}(-init)?\Z")
 
 
 def check_hex_id(value: str) -> str:
     """Return ``value`` if it is 64 lowercase hex characters (a safe path component)."""
     if not _HEX_ID.match(value):
         raise InvalidArgument(f"invalid ID: {value!r}")
+    return value
+
+
+def check_layer_dir_id(value: str) -> str:
+    """Return ``value`` if it names a graph-driver directory: a hex cache ID, or a container's
+    init layer (``<mount-id>-init``, as docker names it)."""
+    if not _LAYER_DIR_ID.match(value):
+        raise InvalidArgument(f"invalid layer ID: {value!r}")
     return value
 
 
@@ -100,7 +109,7 @@ class DataRoot:
         return os.path.join(self.root, self.driver)
 
     def driver_dir(self, cache_id: str) -> str:
-        return os.path.join(self.driver_home(), check_hex_id(cache_id))
+        return os.path.join(self.driver_home(), check_layer_dir_id(cache_id))
 
     # containers, volumes, scratch
     def containers(self) -> str:
@@ -108,6 +117,10 @@ class DataRoot:
 
     def container(self, container_id: str) -> str:
         return os.path.join(self.containers(), check_hex_id(container_id))
+
+    def container_mount(self, container_id: str) -> str:
+        """``layerdb/mounts/<id>/{init-id,mount-id,parent}``: which driver dirs a container uses."""
+        return os.path.join(self.layerdb_mounts(), check_hex_id(container_id))
 
     def volumes(self) -> str:
         return os.path.join(self.root, "volumes")

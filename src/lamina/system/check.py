@@ -141,6 +141,8 @@ class StoreChecker:
         for name in _listdir(s.paths.layerdb_tmp()):
             if name.startswith("write-set-") and name[len("write-set-"):] in pending:
                 continue
+            if name.startswith(("mount-", "remove-mount-")) and name.rpartition("-")[2] in pending:
+                continue
             out.append(Finding("unfinished layer metadata", os.path.join(s.paths.layerdb_tmp(), name)))
 
         if s.driver.name == "overlay2":
@@ -180,6 +182,38 @@ class StoreChecker:
                 out.append(Finding("temporary file", path))
         for path in leases.dead_leases(s.paths.leases()):
             out.append(Finding("dead lease", path))
+        out.extend(self._container_debris(pending))
+        return out
+
+    def _container_debris(self, pending: set[str]) -> list[Finding]:
+        """What killed container commands left: layers of a container never published, a
+        half-made or half-removed container directory, a "running" container whose monitor
+        died, a ``--rm`` container whose ``run`` was killed before it started."""
+        from ..container.service import _pid_alive
+        from ..container.store import ContainerStore
+        from ..runtime import monitor as monitors
+
+        s = self.store
+        records = ContainerStore(s)
+        out: list[Finding] = []
+        containers = set(records.ids())
+        for name in _listdir(s.paths.layerdb_mounts()):
+            if name not in containers and name not in pending:
+                out.append(Finding("container layer without container", os.path.join(s.paths.layerdb_mounts(), name)))
+        for name in _listdir(s.paths.containers()):
+            if name.startswith(".tmp-create-") and name[len(".tmp-create-"):] not in pending:
+                out.append(Finding("unfinished container", os.path.join(s.paths.containers(), name)))
+        for name in _listdir(s.paths.tmp()):
+            if name.startswith("removing-container-") and name[len("removing-container-"):] not in pending:
+                out.append(Finding("unfinished container", os.path.join(s.paths.tmp(), name)))
+        now = time.time()
+        for c in records.list():
+            path = s.paths.container(c.id)
+            if c.state.running and not monitors.alive(records.exec_root, c.id) and not _pid_alive(c.state.pid):
+                out.append(Finding("container whose monitor died", path, c.bare_name))
+            elif (c.host_config.get("AutoRemove") and c.state.status == "created" and c.id not in pending
+                  and now - _created(c.created) > 60):
+                out.append(Finding("--rm container left by a killed run", path, c.bare_name))
         return out
 
     def _stale_mounts(self) -> list[Finding]:
@@ -232,8 +266,66 @@ class StoreChecker:
                 unlink_quietly(finding.path)
         elif finding.kind == "dangling layer link":
             unlink_quietly(finding.path)
+        elif finding.kind in ("container layer without container", "unfinished container",
+                              "container whose monitor died", "--rm container left by a killed run"):
+            self._repair_container(finding)
         # "image with missing layers", "corrupt image", "layer with missing data": reported only;
         # removing them would lose the user's image names. `image rm -f` is the user's call.
+
+
+    def _repair_container(self, finding: Finding) -> None:
+        from ..container.store import ContainerStore
+
+        s = self.store
+        records = ContainerStore(s)
+        name = os.path.basename(finding.path)
+        if finding.kind == "container layer without container":
+            for fname in ("mount-id", "init-id"):
+                try:
+                    with open(os.path.join(finding.path, fname)) as f:
+                        cache_id = f.read().strip()
+                    s.driver.remove(cache_id)
+                except (OSError, LaminaError):
+                    pass
+            shutil.rmtree(finding.path, ignore_errors=True)
+        elif finding.kind == "unfinished container":
+            shutil.rmtree(finding.path, ignore_errors=True)
+        elif finding.kind == "container whose monitor died":
+            from ..container.service import _mark_lost
+
+            records.update(name, _mark_lost)
+            self._clear_runtime(records, name)
+            if records.load(name).host_config.get("AutoRemove"):
+                records.remove(name)
+        elif finding.kind == "--rm container left by a killed run":
+            self._clear_runtime(records, name)
+            records.remove(name)
+
+    @staticmethod
+    def _clear_runtime(records, container_id: str) -> None:
+        """runc's state and the root mount a dead monitor left."""
+        from ..mount import is_mountpoint, unmount
+
+        try:
+            _, merged, _ = records.rootfs(container_id)
+            if os.path.isdir(merged) and is_mountpoint(merged):
+                unmount(merged, detach=True)
+        except LaminaError:
+            pass
+        state = os.path.join(records.exec_root, "runc", container_id)
+        if os.path.isdir(state):
+            import subprocess
+
+            subprocess.run(["runc", "--root", os.path.dirname(state), "delete", "--force", container_id], capture_output=True)
+
+
+def _created(text: str) -> float:
+    from ..container.model import parse_rfc3339
+
+    try:
+        return parse_rfc3339(text)
+    except (ValueError, IndexError):
+        return 0.0
 
 
 def _listdir(path: str) -> list[str]:

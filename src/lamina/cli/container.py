@@ -1,0 +1,636 @@
+"""``lamina container …`` and docker's top-level aliases (run, create, start, ps, rm, logs, exec, …)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from ..errors import InvalidArgument, LaminaError, NotFound
+from ..format import table as tables
+from .context import engine
+from .lazy import LazyGroup
+
+PS_HEADERS = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+    "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "State": "STATE",
+}
+PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+
+@click.group("container", cls=LazyGroup, lazy={})
+def container_group() -> None:
+    """Manage containers."""
+
+
+def _filters(items: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
+        out.setdefault(key.strip().lower(), []).append(value)
+    return out
+
+
+# create / run ------------------------------------------------------------------------------
+def _run_options(fn):
+    options = [
+        click.option("--name", default=None, help="Assign a name to the container"),
+        click.option("-e", "--env", "env", multiple=True, help="Set environment variables"),
+        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container"),
+        click.option("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image"),
+        click.option("-h", "--hostname", default="", help="Container host name"),
+        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
+        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option("-m", "--memory", default=None, help="Memory limit"),
+        click.option("--memory-reservation", default=None, help="Memory soft limit"),
+        click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap: -1 for unlimited"),
+        click.option("--cpus", default=None, help="Number of CPUs"),
+        click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"),
+        click.option("--pids-limit", type=int, default=None, help="Tune container pids limit (-1 for unlimited)"),
+        click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
+        click.option("--network", "--net", "network", default="none", help="Connect a container to a network (none or host)"),
+        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
+        click.option("--stop-signal", default="", help="Signal to stop the container"),
+        click.option("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container"),
+        click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container"),
+        click.option("--init", "use_init", is_flag=True, default=None, help="Run an init inside the container that forwards signals and reaps processes"),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
+        click.option("--privileged", is_flag=True, help="Give extended privileges to this container"),
+        click.option("--security-opt", multiple=True, help="Security Options"),
+        click.option("--ulimit", multiple=True, help="Ulimit options"),
+        click.option("--cidfile", default="", help="Write the container ID to the file"),
+        click.option("--runtime", default="", help="Runtime to use for this container"),
+        click.option("--shm-size", default=None, help="Size of /dev/shm"),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
+        click.option("--pull", default="missing", help="Pull image before running (only local images: missing|never)"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _spec(image: str, command: tuple[str, ...], kw: dict, detach: bool):
+    from ..container import options as o
+    from ..format.units import parse_size
+
+    env: list[str] = []
+    for path in kw["env_file"]:
+        env += o.read_env_file(path)
+    env += o.parse_env(list(kw["env"]))
+    entrypoint = None
+    if kw["entrypoint"] is not None:
+        entrypoint = [kw["entrypoint"]] if kw["entrypoint"] else []
+    tmpfs = dict(o.parse_tmpfs(t) for t in kw["tmpfs"])
+    mem = parse_size(kw["memory"]) if kw["memory"] else 0
+    swap = 0
+    if kw["memory_swap"]:
+        swap = -1 if kw["memory_swap"] == "-1" else parse_size(kw["memory_swap"])
+    for v in kw["volumes"]:
+        o.parse_volume(v)
+    return o.ContainerSpec(
+        image=image,
+        command=list(command) or None,
+        name=kw["name"],
+        entrypoint=entrypoint,
+        environment=env,
+        working_dir=kw["workdir"],
+        user=kw["user"],
+        hostname=kw["hostname"],
+        labels=o.parse_labels(list(kw["labels"])),
+        tty=kw["tty"],
+        stdin_open=kw["interactive"],
+        detach=detach,
+        auto_remove=kw["auto_remove"],
+        read_only=kw["read_only"],
+        network_mode=kw["network"],
+        volumes=list(kw["volumes"]),
+        mounts=[o.parse_mount(m) for m in kw["mounts"]],
+        tmpfs=tmpfs,
+        mem_limit=mem,
+        mem_reservation=parse_size(kw["memory_reservation"]) if kw["memory_reservation"] else 0,
+        memory_swap=swap,
+        nano_cpus=o.parse_cpus(kw["cpus"]) if kw["cpus"] else 0,
+        cpu_shares=kw["cpu_shares"],
+        pids_limit=kw["pids_limit"],
+        restart_policy=o.parse_restart_policy(kw["restart"]),
+        stop_signal=kw["stop_signal"],
+        stop_timeout=kw["stop_timeout"],
+        init=kw["use_init"],
+        cap_add=list(kw["cap_add"]),
+        cap_drop=list(kw["cap_drop"]),
+        privileged=kw["privileged"],
+        security_opt=list(kw["security_opt"]),
+        ulimits=[o.parse_ulimit(u) for u in kw["ulimit"]],
+        runtime=kw["runtime"],
+        cidfile=kw["cidfile"],
+        publish=list(kw["publish"]),
+        shm_size=parse_size(kw["shm_size"]) if kw["shm_size"] else 0,
+    )
+
+
+def _create(ctx, image: str, command, kw, detach: bool):
+    eng = engine(ctx)
+    spec = _spec(image, command, kw, detach)
+    if kw.get("pull") not in ("missing", "never"):
+        raise InvalidArgument("--pull: only local images can be run for now (use missing or never)")
+    try:
+        return eng.containers.create_from_spec(spec)
+    except NotFound as exc:
+        if str(exc).startswith("No such image"):
+            click.echo(f"Unable to find image '{image}' locally", err=True)
+            raise LaminaError(f"{exc}") from None
+        raise
+
+
+@click.command("create", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
+@_run_options
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def create_cmd(ctx, image, command, **kw):
+    """Create a new container."""
+    handle = _create(ctx, image, command, kw, detach=True)
+    click.echo(handle.id)
+
+
+@click.command("run", context_settings={"allow_interspersed_args": False})
+@_run_options
+@click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID")
+@click.option("--sig-proxy/--no-sig-proxy", default=True, help="Proxy received signals to the process")
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_cmd(ctx, image, command, detach, sig_proxy, **kw):
+    """Create and run a new container from an image."""
+    if detach and kw["auto_remove"] and kw["restart"] != "no":
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+    handle = _create(ctx, image, command, kw, detach=detach)
+    if detach:
+        handle.start()
+        click.echo(handle.id)
+        return
+    code = _run_attached(handle, kw["interactive"], kw["tty"], sig_proxy)
+    ctx.exit(code)
+
+
+def _run_attached(handle, interactive: bool, tty: bool, sig_proxy: bool) -> int:
+    """Start with this terminal attached; forward signals; return the container's exit code."""
+    import signal
+
+    from ..runtime.lifecycle import Attach, start
+
+    sys.stdout.flush()
+    attach = Attach(stdin=0 if interactive else -1, stdout=1, stderr=2)
+    restore = None
+    winch_w = -1
+    if tty and interactive and os.isatty(0):
+        import termios
+        import tty as ttys
+
+        saved = termios.tcgetattr(0)
+        ttys.setraw(0)
+        restore = lambda: termios.tcsetattr(0, termios.TCSADRAIN, saved)  # noqa: E731
+    if tty:
+        winch_r, winch_w = os.pipe()
+        attach.winch = winch_r
+    try:
+        channel = start(handle, attach)
+    except BaseException:
+        if restore:
+            restore()
+        raise
+    if attach.winch >= 0:
+        os.close(attach.winch)
+    if tty and winch_w >= 0:
+        signal.signal(signal.SIGWINCH, lambda *_: _poke(winch_w))
+    if sig_proxy and not tty:
+        def forward(signum, _frame):
+            try:
+                handle.kill(signum)
+            except LaminaError:
+                pass
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(signum, forward)
+    try:
+        kind, value, message = channel.next()
+        while kind == "started":
+            kind, value, message = channel.next()
+    finally:
+        if restore:
+            restore()
+    if kind == "error":
+        click.echo(f"Error: {message}", err=True)
+    return value
+
+
+def _poke(fd: int) -> None:
+    try:
+        os.write(fd, b"w")
+    except OSError:
+        pass
+
+
+# start / stop / kill / … -------------------------------------------------------------------
+def _each(ctx, refs, action, echo=True) -> None:
+    """Apply ``action`` to each container; docker's "Error response…" per failure, exit 1 if any."""
+    eng = engine(ctx)
+    failed = False
+    for ref in refs:
+        try:
+            handle = eng.containers.get(ref)
+            action(handle)
+            if echo:
+                click.echo(ref)
+        except LaminaError as exc:
+            click.echo(f"Error response from daemon: {exc}", err=True)
+            failed = True
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("start")
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def start_cmd(ctx, attach, interactive, containers):
+    """Start one or more stopped containers."""
+    if attach or interactive:
+        if len(containers) > 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        handle = engine(ctx).containers.get(containers[0])
+        ctx.exit(_run_attached(handle, interactive, bool(handle.record.config.get("Tty")), True))
+    _each(ctx, containers, lambda h: h.start())
+
+
+@click.command("stop")
+@click.option("-t", "--time", "--timeout", "timeout", type=int, default=None, help="Seconds to wait before killing the container")
+@click.option("-s", "--signal", "sig", default=None, help="Signal to send to the container")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def stop_cmd(ctx, timeout, sig, containers):
+    """Stop one or more running containers."""
+    def stop(h):
+        if sig:
+            h.record.config["StopSignal"] = sig
+            h.service.records.update(h.id, lambda r: r.config.__setitem__("StopSignal", sig))
+        h.stop(timeout)
+
+    _each(ctx, containers, stop)
+
+
+@click.command("kill")
+@click.option("-s", "--signal", "sig", default="KILL", help="Signal to send to the container")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def kill_cmd(ctx, sig, containers):
+    """Kill one or more running containers."""
+    _each(ctx, containers, lambda h: h.kill(sig))
+
+
+@click.command("restart")
+@click.option("-t", "--time", "--timeout", "timeout", type=int, default=None, help="Seconds to wait before killing the container")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def restart_cmd(ctx, timeout, containers):
+    """Restart one or more containers."""
+    _each(ctx, containers, lambda h: h.restart(timeout))
+
+
+@click.command("pause")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def pause_cmd(ctx, containers):
+    """Pause all processes within one or more containers."""
+    _each(ctx, containers, lambda h: h.pause())
+
+
+@click.command("unpause")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def unpause_cmd(ctx, containers):
+    """Unpause all processes within one or more containers."""
+    _each(ctx, containers, lambda h: h.unpause())
+
+
+@click.command("wait")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def wait_cmd(ctx, containers):
+    """Block until one or more containers stop, then print their exit codes."""
+    _each(ctx, containers, lambda h: click.echo(h.wait()["StatusCode"]), echo=False)
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container (uses SIGKILL)")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def rm_cmd(ctx, force, volumes, containers):
+    """Remove one or more containers."""
+    _each(ctx, containers, lambda h: h.remove(force=force, v=volumes))
+
+
+@click.command("rename")
+@click.argument("container")
+@click.argument("new_name")
+@click.pass_context
+def rename_cmd(ctx, container, new_name):
+    """Rename a container."""
+    engine(ctx).containers.get(container).rename(new_name)
+
+
+# ps ----------------------------------------------------------------------------------------
+def ps_rows(handles, now: float, trunc: bool, size: bool) -> list[dict]:
+    from ..container.model import parse_rfc3339
+    from ..format.humanize import human_duration, human_size
+
+    rows = []
+    for h in handles:
+        c = h.record
+        command = c.command
+        if trunc and len(command) > 20:
+            command = command[:19] + "…"
+        image = c.image_name
+        if trunc and image.startswith("sha256:"):
+            image = image[7:19]
+        row = {
+            "ID": c.id if not trunc else c.short_id,
+            "Image": image,
+            "Command": json.dumps(command, ensure_ascii=False),
+            "CreatedAt": _created_at(parse_rfc3339(c.created)),
+            "RunningFor": human_duration(now - parse_rfc3339(c.created)) + " ago",
+            "Status": h.status_text(now),
+            "State": c.state.status,
+            "Ports": "",
+            "Names": c.bare_name,
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+            "Mounts": ",".join(p.get("Name") or p.get("Source", "") for p in c.mount_points.values()),
+            "Networks": c.host_config.get("NetworkMode", ""),
+        }
+        if size:
+            rw = h.size_rw()
+            row["Size"] = f"{human_size(rw)} (virtual {human_size(h.size_root_fs())})"
+        rows.append(row)
+    return rows
+
+
+def _created_at(ts: float) -> str:
+    from ..format.humanize import format_time_created_at
+
+    return format_time_created_at(ts)
+
+
+@click.command("ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running)")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "fmt", default=None, help="Format output using a custom template")
+@click.pass_context
+def ps_cmd(ctx, show_all, quiet, last, latest, size, no_trunc, filters, fmt):
+    """List containers."""
+    handles = engine(ctx).containers.list(all=show_all, filters=_filters(filters), limit=last, latest=latest)
+    if quiet:
+        for h in handles:
+            click.echo(h.id if no_trunc else h.short_id)
+        return
+    rows = ps_rows(handles, time.time(), not no_trunc, size)
+    default = PS_DEFAULT + ("\t{{.Size}}" if size else "")
+    click.echo(tables.render(fmt, rows, default, PS_HEADERS), nl=False)
+
+
+# logs, exec, attach, top, stats, inspect, update, prune -------------------------------------
+@click.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("--tail", "-n", "tail", default="all", help="Number of lines to show from the end of the logs")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--since", default=None, help="Show logs since timestamp or relative (e.g. 42m)")
+@click.option("--until", default=None, help="Show logs before a timestamp or relative (e.g. 42m)")
+@click.option("--details", is_flag=True, help="Show extra details provided to logs")
+@click.argument("container")
+@click.pass_context
+def logs_cmd(ctx, follow, tail, timestamps, since, until, details, container):
+    """Fetch the logs of a container."""
+    handle = engine(ctx).containers.get(container)
+    if tail != "all":
+        try:
+            int(tail)
+        except ValueError:
+            tail = "all"
+    out = sys.stdout.buffer
+    err = sys.stderr.buffer
+    for stream, data in handle.logs(timestamps=timestamps, tail=tail, since=_moment(since), until=_moment(until), follow=follow):
+        target = err if stream == "stderr" else out
+        target.write(data)
+        target.flush()
+
+
+def _moment(text: str | None) -> float | None:
+    """docker's --since/--until: a Unix time, an RFC 3339 time, or a duration ago (10m, 1h30m)."""
+    if not text:
+        return None
+    from ..container.model import parse_rfc3339
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    import re
+
+    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)", text)
+    if m:
+        total = 0.0
+        for value, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
+            total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+        return time.time() - total
+    try:
+        return parse_rfc3339(text if "T" in text else text + "T00:00:00Z")
+    except (ValueError, IndexError):
+        raise InvalidArgument(f"invalid value for time: {text}") from None
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
+@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
+@click.option("-e", "--env", "env", multiple=True, help="Set environment variables")
+@click.option("--env-file", multiple=True, help="Read in a file of environment variables")
+@click.option("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])")
+@click.option("-w", "--workdir", default="", help="Working directory inside the container")
+@click.option("--privileged", is_flag=True, help="Give extended privileges to the command")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def exec_cmd(ctx, detach, interactive, tty, env, env_file, user, workdir, privileged, container, command):
+    """Execute a command in a running container."""
+    from ..container import options as o
+
+    environment = []
+    for path in env_file:
+        environment += o.read_env_file(path)
+    environment += o.parse_env(list(env))
+    handle = engine(ctx).containers.get(container)
+    code = handle.exec_run(list(command), detach=detach, stdin=interactive, tty=tty,
+                           environment=environment, user=user, workdir=workdir, privileged=privileged)
+    ctx.exit(code)
+
+
+@click.command("attach")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
+@click.option("--sig-proxy/--no-sig-proxy", default=True, help="Proxy all received signals to the process")
+@click.argument("container")
+@click.pass_context
+def attach_cmd(ctx, no_stdin, sig_proxy, container):
+    """Attach to a running container's output (and follow it until it exits)."""
+    handle = engine(ctx).containers.get(container)
+    if not handle.record.state.running:
+        raise InvalidArgument("You cannot attach to a stopped container, start it first")
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for stream, data in handle.logs(tail=0, follow=True):
+        target = err if stream == "stderr" else out
+        target.write(data)
+        target.flush()
+    ctx.exit(handle.reload().record.state.exit_code)
+
+
+@click.command("top")
+@click.argument("container")
+@click.argument("ps_args", nargs=-1)
+@click.pass_context
+def top_cmd(ctx, container, ps_args):
+    """Display the running processes of a container."""
+    from ..runtime.lifecycle import top
+
+    handle = engine(ctx).containers.get(container)
+    result = top(handle, " ".join(ps_args) or "-ef")
+    lines = ["\t".join(row) + "\n" for row in [result["Titles"], *result["Processes"]]]
+    click.echo(tables.tabwrite(lines), nl=False)
+
+
+@click.command("stats")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running)")
+@click.option("--no-stream", is_flag=True, help="Disable streaming stats and only pull the first result")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output")
+@click.option("--format", "fmt", default=None, help="Format output using a custom template")
+@click.argument("containers", nargs=-1)
+@click.pass_context
+def stats_cmd(ctx, show_all, no_stream, no_trunc, fmt, containers):
+    """Display a live stream of container(s) resource usage statistics."""
+    from ..container.stats import stats_rows
+
+    eng = engine(ctx)
+    handles = [eng.containers.get(c) for c in containers] if containers else eng.containers.list(all=show_all)
+    default = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+    headers = {"ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
+               "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS", "Container": "CONTAINER"}
+    while True:
+        rows = stats_rows(handles, not no_trunc)
+        click.echo(tables.render(fmt, rows, default, headers), nl=False)
+        if no_stream:
+            return
+        time.sleep(1)
+
+
+@click.command("inspect")
+@click.option("-f", "--format", "fmt", default=None, help="Format output using a custom template")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def inspect_cmd(ctx, fmt, size, containers):
+    """Display detailed information on one or more containers."""
+    from .image_output import render_inspect
+
+    eng = engine(ctx)
+    docs, missing = [], []
+    for ref in containers:
+        try:
+            docs.append(eng.containers.get(ref).inspect(size=size))
+        except NotFound as exc:
+            missing.append(str(exc))
+    if docs:
+        if fmt and fmt != "json":
+            click.echo(render_inspect(docs, fmt), nl=False)
+        else:
+            click.echo(json.dumps(docs, indent=4))
+    for message in missing:
+        click.echo(f"Error: {message}", err=True)
+    if missing:
+        ctx.exit(1)
+
+
+@click.command("update")
+@click.option("-m", "--memory", default=None, help="Memory limit")
+@click.option("--memory-reservation", default=None, help="Memory soft limit")
+@click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap")
+@click.option("--cpus", default=None, help="Number of CPUs")
+@click.option("-c", "--cpu-shares", type=int, default=None, help="CPU shares (relative weight)")
+@click.option("--pids-limit", type=int, default=None, help="Tune container pids limit (-1 for unlimited)")
+@click.option("--restart", default=None, help="Restart policy to apply when a container exits")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def update_cmd(ctx, memory, memory_reservation, memory_swap, cpus, cpu_shares, pids_limit, restart, containers):
+    """Update configuration of one or more containers."""
+    from ..container import options as o
+    from ..format.units import parse_size
+
+    changes = {
+        "mem_limit": parse_size(memory) if memory else None,
+        "mem_reservation": parse_size(memory_reservation) if memory_reservation else None,
+        "memswap_limit": (-1 if memory_swap == "-1" else parse_size(memory_swap)) if memory_swap else None,
+        "nano_cpus": o.parse_cpus(cpus) if cpus else None,
+        "cpu_shares": cpu_shares,
+        "pids_limit": pids_limit,
+        "restart_policy": o.parse_restart_policy(restart) if restart else None,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    _each(ctx, containers, lambda h: h.update(**changes))
+
+
+@click.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'label=<key>=<value>')")
+@click.pass_context
+def prune_cmd(ctx, force, filters):
+    """Remove all stopped containers."""
+    from ..format.humanize import human_size
+
+    if not force and not click.confirm(
+        "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?", default=False
+    ):
+        return
+    report = engine(ctx).containers.prune(_filters(filters))
+    if report.deleted:
+        click.echo("Deleted Containers:")
+        for cid in report.deleted:
+            click.echo(cid)
+        click.echo("")
+    click.echo(f"Total reclaimed space: {human_size(report.space_reclaimed)}")
+
+
+_GROUP = {
+    "create": create_cmd, "run": run_cmd, "start": start_cmd, "stop": stop_cmd, "kill": kill_cmd,
+    "restart": restart_cmd, "pause": pause_cmd, "unpause": unpause_cmd, "wait": wait_cmd,
+    "rm": rm_cmd, "rename": rename_cmd, "ls": ps_cmd, "list": ps_cmd, "ps": ps_cmd, "logs": logs_cmd,
+    "exec": exec_cmd, "attach": attach_cmd, "top": top_cmd, "stats": stats_cmd, "inspect": inspect_cmd,
+    "update": update_cmd, "prune": prune_cmd,
+}
+for _name, _cmd in _GROUP.items():
+    container_group.add_command(_cmd, _name)
