@@ -16,6 +16,8 @@ from .image.service import ImageService
 from .store.store import Store
 
 if TYPE_CHECKING:
+    from .build.context import BuildContext
+    from .build.executor import BuildOptions, BuildResult
     from .container.service import ContainerService
     from .image.transfer import ImageTransfer
     from .network.service import NetworkService
@@ -65,6 +67,16 @@ class Engine:
         from .container.service import ContainerService
 
         return ContainerService(self.store, self.images)
+
+    def build(self, context: BuildContext, options: BuildOptions | None = None, emit=None, output=None) -> BuildResult:
+        """``build``: run a Dockerfile against a context (``lamina.build.context.open_context``).
+
+        ``emit`` gets the classic builder's progress lines ("Step 2/5 : …", " ---> Using cache"),
+        ``output`` (a binary stream) the output of RUN commands. Returns the image and the steps.
+        """
+        from .build.executor import BuildOptions, build
+
+        return build(self, context, options or BuildOptions(), emit or (lambda line: None), output)
 
     def disk_usage(self) -> DiskUsage:
         """``system df``: per-image shared and unique bytes, each layer counted once."""

@@ -71,7 +71,7 @@ class BuildContext:
         if self.root is None:
             return 0
         total = 1024
-        for rel, st in self.walk(""):
+        for _rel, st in self.walk(""):
             total += 512
             if stat.S_ISREG(st.st_mode):
                 total += (st.st_size + 511) // 512 * 512
@@ -120,7 +120,7 @@ class BuildContext:
             raise NotFound(
                 f"file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
             )
-        return [real_rel]
+        return [rel]
 
     def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
         """Entries below ``rel`` (not ``rel`` itself), depth first in byte order, ignored paths
@@ -307,7 +307,7 @@ def parse_git_url(source: str) -> GitRef:
 
 
 def _git(args: list[str], cwd: str | None = None) -> None:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_PROTOCOL_FROM_USER="0")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
     try:
         proc = subprocess.run(
             ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False

@@ -55,7 +55,7 @@ class ImageFS:
                 return None
             top = visible[0]
             return top, os.lstat(top)
-        for i, name in enumerate(parts):
+        for i in range(len(parts)):
             found = None
             below: list[str] = []
             for d in visible:
@@ -179,3 +179,27 @@ def normalize_dest(dest: str, workdir: str) -> str:
     if trailing and not path.endswith("/"):
         path += "/"
     return path
+
+
+def listdir(fs: ImageFS, rel: str) -> list[str]:
+    """Names in the merged directory ``rel`` (resolved), whiteouts and opaque dirs honoured."""
+    names: dict[str, bool] = {}
+    parts = [p for p in rel.split("/") if p]
+    for d in fs.dirs:
+        path = os.path.join(d, *parts) if parts else d
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            break
+        for entry in os.scandir(path):
+            if entry.name in names:
+                continue
+            if fs.overlay and entry.name.startswith(".wh."):
+                continue
+            est = entry.stat(follow_symlinks=False)
+            names[entry.name] = not (fs.overlay and _is_whiteout(est))
+        if fs.overlay and _is_opaque(path):
+            break
+    return sorted((n for n, visible in names.items() if visible), key=os.fsencode)

@@ -27,7 +27,11 @@ class _GoBool(click.ParamType):
         return click.BOOL.convert(str(value).removeprefix("="), param, ctx)
 
 
-@click.group("image", cls=LazyGroup, lazy={"save": "lamina.cli.transfer:save_cmd", "load": "lamina.cli.transfer:load_cmd"})
+@click.group("image", cls=LazyGroup, lazy={
+        "save": "lamina.cli.transfer:save_cmd",
+        "load": "lamina.cli.transfer:load_cmd",
+        "build": "lamina.cli.build:build_cmd",
+    })
 def image_group() -> None:
     """Manage images."""
 

@@ -37,6 +37,7 @@ COMMANDS = {
             "rename", "ps", "logs", "exec", "attach", "top", "stats", "update",
         )
     },
+    "build": "lamina.cli.build:build_cmd",
 }
 
 

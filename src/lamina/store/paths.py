@@ -7,6 +7,14 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       image/<driver>/imagedb/content/sha256/<image-id>          image config JSON, exact bytes
       image/<driver>/imagedb/metadata/sha256/<image-id>/parent  parent image ID (commit/build)
       image/<driver>/imagedb/metadata/sha256/<image-id>/lastUpdated
+      image/<driver>/imagedb/metadata/sha256/<image-id>/lamina-build   which Dockerfile line made an
+                                                                 image lamina built: JSON {"dockerfile":
+                                                                 path relative to the context, "line":
+                                                                 1-based first line, "instruction":
+                                                                 the text as written}; dockerd ignores it
+      image/<driver>/imagedb/metadata/sha256/<image-id>/lamina-build-sums  COPY/ADD steps: JSON
+                                                                 {"/dest/path": checksum} of what was
+                                                                 copied (for build --explain-cache)
       image/<driver>/layerdb/sha256/<chain-id>/diff             DiffID (sha256 of the layer tar)
       image/<driver>/layerdb/sha256/<chain-id>/parent           ChainID of the layer below
       image/<driver>/layerdb/sha256/<chain-id>/size             bytes in the layer's diff dir

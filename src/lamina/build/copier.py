@@ -1,0 +1,204 @@
+"""COPY and ADD without a container: plan the entries, checksum them, write the layer tar.
+
+The plan is a sorted list of :class:`Item` (path in the image, type, mode, owner, time, and
+where the bytes come from). Its checksum is the cache key's content part: it covers every
+copied entry's path below the destination, type, permission bits, owner *as copied* (after
+``--chown``/``--chmod``), link target and data; never timestamps, never anything of the host
+(so the same context gives the same key on any machine). Docker's form is kept:
+``file:<sha256>`` for one file, ``dir:<sha256>`` for a directory, ``multi:<sha256>`` for
+several sources, shown in ``history`` as ``COPY file:<sum> in /dest``.
+
+The layer tar holds the destination's parent directories (as the image has them, or new ones
+0755 owned by the ``--chown`` user, like docker's MkdirAllAndChown) and the items, in path
+order, with numeric owners, no user names, whole-second times clamped to SOURCE_DATE_EPOCH
+when it is set: the same plan always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+__all__ = ["Item", "CopyPlan", "file_sum", "piped_tar"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Item:
+    path: str  # in the image, no leading '/'
+    kind: str  # "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "hardlink"
+    mode: int  # permission bits (07777)
+    uid: int
+    gid: int
+    mtime: int
+    source: str | None = None  # host file holding the data
+    data: bytes | None = None  # or the data itself (heredoc, download)
+    linkname: str = ""
+    size: int = 0
+    rdev: int = 0
+    #: the source-relative name this item is summed under (relative to its source root)
+    sum_name: str = ""
+    #: part of the copied content (False for parent directories of the destination)
+    copied: bool = True
+    digest: str = ""
+
+
+def file_sum(path: str | None, data: bytes | None) -> str:
+    h = hashlib.sha256()
+    if data is not None:
+        h.update(data)
+    elif path is not None:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def item_sum(item: Item) -> str:
+    """One entry's checksum: what was copied, not when (no mtime) nor from where."""
+    content = ""
+    if item.kind == "file":
+        content = file_sum(item.source, item.data)
+    header = f"{item.kind}\0{item.sum_name}\0{item.mode:o}\0{item.uid}\0{item.gid}\0{item.linkname}\0{item.rdev}\0{content}"
+    return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass
+class CopyPlan:
+    items: list[Item] = field(default_factory=list)
+    #: one (kind, [items]) per source: "file" or "dir"
+    sources: list[tuple[str, list[Item]]] = field(default_factory=list)
+
+    def add_source(self, kind: str, items: list[Item]) -> None:
+        self.sources.append((kind, items))
+        self.items.extend(items)
+
+    def checksum(self) -> tuple[str, dict[str, str]]:
+        """docker's ``file:``/``dir:``/``multi:`` source hash, and each item's sum by path
+        (for ``--explain-cache``)."""
+        per_path: dict[str, str] = {}
+        hashes = []
+        for kind, items in self.sources:
+            sums = []
+            for item in items:
+                item.digest = item.digest or item_sum(item)
+                per_path["/" + item.path] = item.digest
+                sums.append(item.digest)
+            if kind == "file" and len(items) == 1:
+                hashes.append("file:" + items[0].digest)
+            else:
+                hashes.append("dir:" + hashlib.sha256(",".join(sorted(sums)).encode()).hexdigest())
+        if len(hashes) == 1:
+            return hashes[0], per_path
+        return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest(), per_path
+
+
+def write_tar(items: Iterable[Item], out: BinaryIO, clamp: int | None) -> None:
+    """The layer tar of ``items`` (already in the order to write)."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
+        for item in items:
+            info = tarfile.TarInfo(item.path + ("/" if item.kind == "dir" else ""))
+            info.mode = item.mode
+            info.uid, info.gid = item.uid, item.gid
+            info.uname = info.gname = ""
+            info.mtime = min(item.mtime, clamp) if clamp is not None else item.mtime
+            fileobj = None
+            if item.kind == "file":
+                info.type = tarfile.REGTYPE
+                if item.data is not None:
+                    info.size = len(item.data)
+                    fileobj = io.BytesIO(item.data)
+                else:
+                    assert item.source is not None
+                    fileobj = open(item.source, "rb")  # noqa: SIM115 - closed below
+                    info.size = os.fstat(fileobj.fileno()).st_size
+            elif item.kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif item.kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, item.linkname
+            elif item.kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, item.linkname
+            elif item.kind in ("char", "block"):
+                info.type = tarfile.CHRTYPE if item.kind == "char" else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(item.rdev), os.minor(item.rdev)
+            elif item.kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+            else:
+                continue
+            try:
+                tar.addfile(info, fileobj)
+            finally:
+                if fileobj is not None:
+                    fileobj.close()
+
+
+def kind_of(st: os.stat_result) -> str | None:
+    fmt = stat.S_IFMT(st.st_mode)
+    return {
+        stat.S_IFREG: "file",
+        stat.S_IFDIR: "dir",
+        stat.S_IFLNK: "symlink",
+        stat.S_IFCHR: "char",
+        stat.S_IFBLK: "block",
+        stat.S_IFIFO: "fifo",
+    }.get(fmt)
+
+
+class _PipeReader(io.RawIOBase):
+    """The read end of a pipe a writer thread fills; the writer's failure is raised at EOF, so
+    a cut-short tar is never registered as a layer."""
+
+    def __init__(self, fd: int, thread: threading.Thread, failure: list[BaseException]) -> None:
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self._thread = thread
+        self._failure = failure
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._file.readinto(buffer)
+        if not n:
+            self._thread.join()
+            if self._failure:
+                raise self._failure[0]
+        return n or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+@contextmanager
+def piped_tar(items: list[Item], clamp: int | None) -> Iterator[BinaryIO]:
+    """The tar of ``items`` as a stream, written by a thread while the store extracts it
+    (hashing and disk writes release the GIL, so the two overlap)."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb", buffering=_CHUNK) as out:
+                write_tar(items, out, clamp)
+        except BrokenPipeError:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            failure.append(exc)
+
+    thread = threading.Thread(target=produce, name="copy-tar", daemon=True)
+    reader = _PipeReader(read_fd, thread, failure)
+    thread.start()
+    try:
+        yield io.BufferedReader(reader, _CHUNK)
+    finally:
+        reader.close()
+        thread.join()
