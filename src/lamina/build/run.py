@@ -1,0 +1,92 @@
+"""RUN: the command in a real container of the step's image, its upper directory the new layer.
+
+As docker's classic builder: the container gets the image's config with the command replaced
+(no entrypoint), the build args in its environment, the build's network (host by default, so
+``apt-get install`` reaches the mirror; ``--network none`` cuts it off). Its output goes to the
+build's output as it comes. After a successful step the container is removed (``--rm``, the
+default); after a failed one only with ``--force-rm``, so it can be inspected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..digest import Digest
+from ..errors import Unsupported
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    upper_dir: str
+    handle: Any
+    emit: Callable[[str], None]
+    remove: bool
+    force_remove: bool
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        failed = exc_type is not None or self.exit_code != 0
+        if self.force_remove or (self.remove and not failed):
+            self.emit(f"Removing intermediate container {self.handle.short_id}")
+            self.handle.remove(force=True)
+
+
+def _upper_dir(engine: Engine, container_id: str) -> str:
+    """The container's read-write layer: docker's layerdb/mounts/<id>/mount-id names it."""
+    mount_id_path = os.path.join(engine.store.paths.layerdb_mounts(), container_id, "mount-id")
+    with open(mount_id_path, encoding="utf-8") as f:
+        mount_id = f.read().strip()
+    return engine.store.driver.diff_dir(mount_id)
+
+
+def run_step(
+    engine: Engine,
+    *,
+    image_id: Digest,
+    config: dict[str, Any],
+    cmd: list[str],
+    env: list[str],
+    network: str,
+    emit: Callable[[str], None],
+    output: BinaryIO | None,
+    remove: bool,
+    force_remove: bool,
+) -> RunResult:
+    containers = getattr(engine, "containers", None)
+    if containers is None:
+        raise Unsupported("RUN needs containers (engine.containers), which this lamina does not have yet")
+    handle = containers.create(
+        str(image_id),
+        command=list(cmd),
+        entrypoint=[],
+        environment=list(env),
+        working_dir=config.get("WorkingDir") or "",
+        user=config.get("User") or "",
+        network_mode=network,
+    )
+    emit(f" ---> Running in {handle.short_id}")
+    try:
+        handle.start()
+        for _stream, chunk in handle.logs(follow=True):
+            if output is not None:
+                output.write(chunk)
+                output.flush()
+        status = handle.wait()["StatusCode"]
+        upper = _upper_dir(engine, handle.id)
+    except BaseException:
+        if force_remove or remove:
+            try:
+                handle.remove(force=True)
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+        raise
+    return RunResult(int(status), upper, handle, emit, remove, force_remove)
