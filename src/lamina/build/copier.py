@@ -75,7 +75,7 @@ def item_sum(item: Item) -> str:
 @dataclass
 class CopyPlan:
     items: list[Item] = field(default_factory=list)
-    #: one (kind, [items]) per source: "file" or "dir"
+    #: one (kind, [items]) per source: "file", "dir" or "archive" (ADD's extracted tar)
     sources: list[tuple[str, list[Item]]] = field(default_factory=list)
 
     def add_source(self, kind: str, items: list[Item]) -> None:
@@ -95,6 +95,8 @@ class CopyPlan:
                 sums.append(item.digest)
             if kind == "file" and len(items) == 1:
                 hashes.append("file:" + items[0].digest)
+            elif kind == "archive":  # docker names an extracted archive by the file it came from
+                hashes.append("file:" + hashlib.sha256(",".join(sums).encode()).hexdigest())
             else:
                 hashes.append("dir:" + hashlib.sha256(",".join(sorted(sums)).encode()).hexdigest())
         if len(hashes) == 1:

@@ -469,7 +469,8 @@ class Builder:
     def _do_expose(self, state, node, flags, stages) -> None:
         self._need_args(node)
         env = self._env(state)
-        ports = [self.lex.process_word(p, env) for p in node.args]
+        # docker sorts the words as written, then expands each into words ($PORTS="80 443")
+        ports = [word for raw in sorted(node.args) for word in self.lex.process_words(raw, env)]
         exposed = dict(state.run_config.get("ExposedPorts") or {})
         for spec in ports:
             for port in _parse_ports(spec):
@@ -866,12 +867,15 @@ class Builder:
         if not plan.items and not any(items for _, items in plan.sources):
             pass
         source_hash, sums = plan.checksum()
-        comment = f"{kind} {source_hash} in {dest} "
+        # docker 20.10's exact words, its missing space after --chown included (the cache key
+        # and ``history`` then read the same as the classic builder's)
+        flag_words = "".join(f"--{k}={flags[k]}" for k in ("chown", "chmod") if flags.get(k))
+        comment = f"{kind} {flag_words}{source_hash} in {dest_raw} "
         container_config = self._nop_config(state, comment, single=True)
         if self._probe(state, node, container_config, sums):
             return
         parents: dict[str, copier.Item] = {}
-        if any(kind == "dir" for kind, _ in plan.sources) and dest_rel:
+        if any(kind in ("dir", "archive") for kind, _ in plan.sources) and dest_rel:
             for parent in self._parent_dirs(fs, dest_rel + "/.", uid, gid):
                 parents.setdefault(parent.path, parent)
         for item in plan.items:
@@ -908,7 +912,7 @@ class Builder:
                     items.append(item)
             return "dir", items
         if add and _is_archive(path):
-            return "dir", self._plan_archive(path, dest, st)
+            return "archive", self._plan_archive(path, dest, st)
         target = posixpath.join(dest, name) if dest_is_dir else dest
         item = _item_from_stat(path, st, target, uid, gid, chmod, name)
         return "file", [item] if item is not None else []
