@@ -151,7 +151,7 @@ def test_copy_layers_and_trailing_slash_rules(engine, tmp_path):
     assert copy_line.startswith("/bin/sh -c #(nop) COPY file:") and copy_line.endswith(" in . ")
     assert "empty_layer" not in history[2]
     assert "COPY dir:" in history[5]["created_by"]
-    assert "COPY multi:" in history[6]["created_by"]
+    assert "COPY --chmod=600 --chown=1000:1000multi:" in history[6]["created_by"]
     with pytest.raises(LaminaError, match="must be a directory and end with a /"):
         build(engine, tmp_path, "FROM busybox\nCOPY hello.c run.sh /nodir\n")
 

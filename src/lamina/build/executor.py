@@ -869,7 +869,9 @@ class Builder:
         source_hash, sums = plan.checksum()
         # docker 20.10's exact words, its missing space after --chown included (the cache key
         # and ``history`` then read the same as the classic builder's)
-        flag_words = "".join(f"--{k}={flags[k]}" for k in ("chown", "chmod") if flags.get(k))
+        flag_words = (f"--chmod={flags['chmod']} " if flags.get("chmod") else "") + (
+            f"--chown={flags['chown']}" if flags.get("chown") else ""
+        )
         comment = f"{kind} {flag_words}{source_hash} in {dest_raw} "
         container_config = self._nop_config(state, comment, single=True)
         if self._probe(state, node, container_config, sums):
