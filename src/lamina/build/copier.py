@@ -22,12 +22,13 @@ import os
 import stat
 import tarfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-__all__ = ["Item", "CopyPlan", "file_sum", "piped_tar"]
+__all__ = ["Item", "CopyPlan", "SumCache", "file_sum", "piped_tar"]
 
 _CHUNK = 1 << 20
 
@@ -63,11 +64,61 @@ def file_sum(path: str | None, data: bytes | None) -> str:
     return h.hexdigest()
 
 
-def item_sum(item: Item) -> str:
+class SumCache:
+    """Content sums of context files by (path, device, inode, size, mtime, ctime), so a rebuild
+    does not read an unchanged file again (BuildKit keeps the same kind of record). Any write to
+    a file changes its ctime, so a stale sum is never used. Kept in the data root
+    (``build/sums.json``), a cache: deleting it only costs the next build a read."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.entries: dict[str, list] = {}
+        self.changed = False
+        if path:
+            try:
+                import json
+
+                with open(path, encoding="utf-8") as f:
+                    loaded = json.load(f)
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except (OSError, ValueError):
+                pass
+
+    def sum(self, path: str) -> str:
+        st = os.stat(path)
+        key = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        known = self.entries.get(path)
+        if known is not None and known[:5] == key and len(known) == 6:
+            return known[5]
+        value = file_sum(path, None)
+        # a file changed in this very instant might change again unseen: don't remember it
+        if time.time_ns() - st.st_mtime_ns > 2_000_000_000:
+            self.entries[path] = [*key, value]
+            self.changed = True
+        return value
+
+    def save(self) -> None:
+        if not (self.path and self.changed):
+            return
+        import json
+
+        from ..store import atomic
+
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        live = {p: v for p, v in self.entries.items() if os.path.exists(p)}
+        atomic.write_text(self.path, json.dumps(live), durable=False)
+        self.changed = False
+
+
+def item_sum(item: Item, cache: SumCache | None = None) -> str:
     """One entry's checksum: what was copied, not when (no mtime) nor from where."""
     content = ""
     if item.kind == "file":
-        content = file_sum(item.source, item.data)
+        if cache is not None and item.data is None and item.source is not None:
+            content = cache.sum(item.source)
+        else:
+            content = file_sum(item.source, item.data)
     header = f"{item.kind}\0{item.sum_name}\0{item.mode:o}\0{item.uid}\0{item.gid}\0{item.linkname}\0{item.rdev}\0{content}"
     return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -82,7 +133,7 @@ class CopyPlan:
         self.sources.append((kind, items))
         self.items.extend(items)
 
-    def checksum(self) -> tuple[str, dict[str, str]]:
+    def checksum(self, cache: SumCache | None = None) -> tuple[str, dict[str, str]]:
         """docker's ``file:``/``dir:``/``multi:`` source hash, and each item's sum by path
         (for ``--explain-cache``)."""
         per_path: dict[str, str] = {}
@@ -90,7 +141,7 @@ class CopyPlan:
         for kind, items in self.sources:
             sums = []
             for item in items:
-                item.digest = item.digest or item_sum(item)
+                item.digest = item.digest or item_sum(item, cache)
                 per_path["/" + item.path] = item.digest
                 sums.append(item.digest)
             if kind == "file" and len(items) == 1:

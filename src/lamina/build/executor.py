@@ -167,6 +167,7 @@ class Builder:
         self.started = int(time.time())
         self.children: dict[str, list[Digest]] | None = None
         self.warnings: list[str] = []
+        self.sums = copier.SumCache(os.path.join(self.store.paths.root, "build", "sums.json"))
 
     # the whole build -------------------------------------------------------------------------
     def run(self) -> BuildResult:
@@ -187,12 +188,15 @@ class Builder:
                 self._step_header(node)
                 self._meta_arg(node)
             state: _State | None = None
-            for stage in stages:
-                if stage.index not in needed:
-                    continue
-                state = self._build_stage(stage, stages)
-                if stage is target:
-                    break
+            try:
+                for stage in stages:
+                    if stage.index not in needed:
+                        continue
+                    state = self._build_stage(stage, stages)
+                    if stage is target:
+                        break
+            finally:
+                self.sums.save()
         assert state is not None
         if state.image_id is None:
             raise BuildError("No image was generated. Is your Dockerfile empty?")
@@ -866,7 +870,7 @@ class Builder:
             hash_kind.append(what)
         if not plan.items and not any(items for _, items in plan.sources):
             pass
-        source_hash, sums = plan.checksum()
+        source_hash, sums = plan.checksum(self.sums if source_fs is None else None)
         # docker 20.10's exact words, its missing space after --chown included (the cache key
         # and ``history`` then read the same as the classic builder's)
         flag_words = (f"--chmod={flags['chmod']} " if flags.get("chmod") else "") + (

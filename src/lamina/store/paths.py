@@ -30,6 +30,9 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       image/<driver>/distribution/                              diffid <-> blob digests
       <driver>/<cache-id>/{diff,link,lower,work,merged}         overlay2 layer directories
       <driver>/l/<short-id> -> ../<cache-id>/diff               keeps mount options short
+      build/sums.json                                           content sums of build-context files by
+                                                                 path, inode, size, mtime and ctime (a
+                                                                 cache: rebuilds skip unchanged files)
       containers/<id>/...                                       container state
       volumes/<name>/_data
       network/networks/<network-id>.json                        a network (lamina.network.store: JSON
