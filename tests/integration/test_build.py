@@ -17,6 +17,7 @@ from lamina.build.executor import BuildOptions
 from lamina.build.imagefs import ImageFS
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError, NotFound
+from lamina.testing.images import image_fs
 
 
 @pytest.fixture
@@ -38,10 +39,7 @@ def build(engine, ctx_dir, dockerfile=None, **opts):
 
 
 def fs_of(engine, image_id) -> ImageFS:
-    config = engine.store.images.get(image_id)
-    layers = engine.store.layer_chain(list(config.diff_ids))
-    overlay = engine.store.driver.whiteouts == "overlay"
-    return ImageFS([engine.store.driver.diff_dir(layer.cache_id) for layer in reversed(layers)], overlay)
+    return image_fs(engine, image_id)
 
 
 def read(engine, image_id, path) -> bytes | None:

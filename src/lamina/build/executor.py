@@ -626,6 +626,7 @@ class Builder:
         sums: dict[str, str] | None = None,
         upper: str | None = None,
         created_by: str | None = None,
+        announce: bool = True,
     ) -> None:
         from ..image.commit import CommitSpec, TarLayer, UpperDirLayer, commit_image
 
@@ -651,7 +652,8 @@ class Builder:
             self.children.setdefault(str(state.image_id or ""), []).append(image_id)
         self.steps.append(StepRecord(self.step_no, node.original, image_id, False, getattr(self, "_last_miss", "")))
         state.image_id = image_id
-        self.emit(f" ---> {image_id.hex[:12]}")
+        if announce:
+            self.emit(f" ---> {image_id.hex[:12]}")
 
     def _record(self, image_id: Digest, node: Node, sums: dict[str, str] | None) -> None:
         """Write lamina-build (which Dockerfile line made this image) beside docker's metadata."""
@@ -1054,7 +1056,11 @@ class Builder:
         with result:
             if result.exit_code != 0:
                 raise StepFailed(" ".join(cmd), result.exit_code)
-            self._commit(state, node, container_config, None, upper=result.upper_dir)
+            if self.options.source_date_epoch is not None:
+                _clamp_times(result.upper_dir, self.options.source_date_epoch)
+            self._commit(state, node, container_config, None, upper=result.upper_dir, announce=False)
+        # docker prints the new image after removing the container
+        self.emit(f" ---> {state.image_id.hex[:12]}")
 
     # --squash ------------------------------------------------------------------------------------
     def _squash(self, target: _Stage, image_id: Digest) -> Digest:
@@ -1064,6 +1070,19 @@ class Builder:
 
 
 # helpers ---------------------------------------------------------------------------------------
+
+
+def _clamp_times(root: str, epoch: int) -> None:
+    """SOURCE_DATE_EPOCH for a RUN layer: no time in the container's upper directory is later
+    than it (the container is gone once committed, so its upper dir is ours to change)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if st.st_mtime > epoch:
+                os.utime(path, (epoch, epoch), follow_symlinks=False)
+    if os.lstat(root).st_mtime > epoch:
+        os.utime(root, (epoch, epoch))
 
 
 def _item_from_stat(
