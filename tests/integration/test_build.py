@@ -351,3 +351,35 @@ def test_cli_build_output_and_failures(lamina, busybox_tar, tmp_path):
             t.addfile(info, io.BytesIO(body))
     from_tar = lamina.run("build", "-", input=tar.getvalue())
     assert "Successfully built" in from_tar.out
+
+
+def test_add_remote_url(engine, tmp_path):
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.sh").write_text("#!/bin/sh\necho remote\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        url = f"http://127.0.0.1:{server.server_address[1]}/tool.sh"
+        result = build(engine, ctx, f"FROM busybox\nADD {url} /opt/\nADD {url} /renamed\n")
+    finally:
+        server.shutdown()
+    fs = fs_of(engine, result.image_id)
+    _, entry = fs.resolve("opt/tool.sh")
+    assert fs.read_file("opt/tool.sh") == b"#!/bin/sh\necho remote\n"
+    assert stat.S_IMODE(entry.st.st_mode) == 0o600  # docker's mode for downloads
+    assert fs.read_file("renamed") == b"#!/bin/sh\necho remote\n"

@@ -142,3 +142,23 @@ def test_reproducible_run_layers(busybox_tar, tmp_path):
             ids.append(eng.build(c, BuildOptions(source_date_epoch=1_700_000_000)).image_id)
         os.utime(ctx / "Dockerfile", None)
     assert ids[0] == ids[1]
+
+
+def test_squash_merges_the_build_layers(engine, tmp_path):
+    (tmp_path / "big").write_text("x" * 1000)
+    df = "FROM busybox\nCOPY big /tmp/big\nRUN rm /tmp/big && rm /bin/false && echo kept > /kept\nLABEL s=1\n"
+    plain = build(engine, tmp_path, df)
+    squashed = build(engine, tmp_path, squash=True)
+    base = engine.store.images.get(engine.images.resolve("busybox")).doc
+    doc = engine.store.images.get(squashed.image_id).doc
+    assert len(doc["rootfs"]["diff_ids"]) == len(base["rootfs"]["diff_ids"]) + 1
+    assert len(engine.store.images.get(plain.image_id).doc["rootfs"]["diff_ids"]) == 3
+    history = doc["history"]
+    assert len(history) == 5 and all(h.get("empty_layer") for h in history[1:4])
+    assert history[-1]["comment"].startswith("merge sha256:")
+    assert doc["config"]["Labels"] == {"s": "1"}
+    fs = fs_of(engine, squashed.image_id)
+    assert fs.read_file("kept") == b"kept\n"
+    assert fs.resolve("tmp/big")[1] is None and fs.resolve("bin/false")[1] is None
+    assert fs.read_file("bin/busybox") is not None
+    assert engine.store.images.get_parent(squashed.image_id) == engine.images.resolve("busybox")

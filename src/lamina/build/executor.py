@@ -54,8 +54,8 @@ COPY_SUMS_META = "lamina-build-sums"
 
 _ALLOWED_FLAGS = {
     "from": {"platform"},
-    "copy": {"from", "chown", "chmod", "link", "parents", "exclude"},
-    "add": {"chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"},
+    "copy": {"from", "chown", "chmod"},
+    "add": {"chown", "chmod"},
     "run": {"network"},
     "healthcheck": {"interval", "timeout", "start-period", "start-interval", "retries"},
 }
@@ -118,6 +118,8 @@ class _Stage:
     from_node: Node
     nodes: list[Node]
     image_id: Digest | None = None
+    #: the image FROM named (None for scratch): what --squash squashes onto
+    base_id: Digest | None = None
     done: bool = False
 
 
@@ -305,12 +307,16 @@ class Builder:
     def _build_stage(self, stage: _Stage, stages: list[_Stage]) -> _State:
         node = stage.from_node
         self._step_header(node)
-        self._check_flags(node)
+        flags = self._check_flags(node)
+        platform = self.lex.process_word(flags.get("platform") or self.options.platform or "", self.args.meta_env())
+        if platform and platform.split("/")[:2] != ["linux", cfg.go_arch()]:
+            raise BuildError(f"{self._where(node)}: lamina builds for linux/{cfg.go_arch()} only, not {platform}")
         name = self.lex.process_word(node.args[0], self.args.meta_env())
         if not name:
             raise BuildError(f"{self._where(node)}: base name ({node.args[0]}) should not be blank")
         self.args.reset_stage()
         image_id = self._base_image(name, stages, stage, node)
+        stage.base_id = image_id
         state = _State(image_id, {}, stage=stage)
         if image_id is not None:
             doc = self.store.images.get(image_id).doc
