@@ -18,11 +18,13 @@ from .store.store import Store
 if TYPE_CHECKING:
     from .build.context import BuildContext
     from .build.executor import BuildOptions, BuildResult
+    from .container.files import ContainerFiles
     from .container.service import ContainerService
     from .image.transfer import ImageTransfer
     from .network.service import NetworkService
     from .system.check import CheckReport
     from .system.usage import DiskUsage
+    from .volume.service import VolumeService
 
 DEFAULT_DATA_ROOT = "/var/lib/lamina"
 
@@ -77,6 +79,20 @@ class Engine:
         from .build.executor import BuildOptions, build
 
         return build(self, context, options or BuildOptions(), emit or (lambda line: None), output)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        """``volume create|ls|inspect|rm|prune`` (docker-py's ``client.volumes``)."""
+        from .volume.service import VolumeService
+
+        return VolumeService(self.store)
+
+    @cached_property
+    def container_files(self) -> ContainerFiles:
+        """diff, commit, export and cp: a container's filesystem, read from docker's layout."""
+        from .container.files import ContainerFiles, pauser
+
+        return ContainerFiles(self.images, pauser(self.containers))
 
     def disk_usage(self) -> DiskUsage:
         """``system df``: per-image shared and unique bytes, each layer counted once."""

@@ -118,7 +118,31 @@ def _store(root: str) -> Engine:
     add_image(eng, b"child", "2017-06-01T00:00:00Z", parent=base, tags=["team/child:1"])
     add_image(eng, b"lonely", "2018-01-01T00:00:00Z", tags=["lonely:1"])
     eng.images.summaries()  # a current catalog
+    _container(root)
     return eng
+
+
+def _container(root: str) -> None:
+    """A container on disk in docker's vfs layout (its layer: a whole tree; its init layer the
+    tree it started from), for ``diff``."""
+    import json
+
+    cid, mount = "c" * 64, "d" * 64
+    os.makedirs(os.path.join(root, "containers", cid))
+    with open(os.path.join(root, "containers", cid, "config.v2.json"), "w") as f:
+        json.dump({"ID": cid, "Name": "/c1", "Image": "", "State": {"Running": False}, "Config": {}}, f)
+    mounts = os.path.join(root, "image", "vfs", "layerdb", "mounts", cid)
+    os.makedirs(mounts)
+    for name, value in (("mount-id", mount), ("init-id", mount + "-init")):
+        with open(os.path.join(mounts, name), "w") as f:
+            f.write(value)
+    for layer, files in ((mount + "-init", ("etc/hosts", "etc/passwd")), (mount, ("etc/hosts", "etc/new", "tmp/x"))):
+        for rel in files:
+            path = os.path.join(root, "vfs", "dir", layer, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(rel)
+            os.utime(path, (1, 1))
 
 
 def _full(root: str, argv: list[str]) -> tuple[int, str, str]:
@@ -164,6 +188,10 @@ READS = [
     (["-v", "images"], False),
     (["tag"], False),
     (["rmi", "--help"], False),
+    (["diff", "c1"], True),
+    (["diff", "cccc"], True),
+    (["diff", "nope"], True),
+    (["diff"], False),
 ]
 
 
@@ -276,6 +304,8 @@ BUDGET = {
     ("system", "df"): {"lamina.cli.lean.df", "lamina.cli.system_output", "lamina.system", "lamina.system.usage", *_STORE, *_TABLE},
     ("info",): {"lamina.cli.lean.info", "lamina.cli.system_output", "lamina.system", "lamina.system.info", *_STORE},
     ("version",): {"lamina.cli.lean.version", "lamina.image", "lamina.image.config"},
+    ("diff", "c1"): {"lamina.cli.lean.diff", "lamina.container", "lamina.container.filesystem", "lamina.container.changes",
+                     "lamina.store", "lamina.store.paths", "lamina.store.atomic", "lamina.digest", "lamina.errors"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry",
                                    "lamina.registry.client", "lamina.registry.client.credentials"},
 }

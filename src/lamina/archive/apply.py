@@ -5,7 +5,7 @@ fifos, with their modes (setuid and sticky bits included), numeric owners, mtime
 attributes. AUFS-style whiteouts become what the graph driver needs: ``.wh.NAME`` a 0:0
 character device and ``.wh..wh..opq`` the ``trusted.overlay.opaque`` xattr under overlay2
 (``whiteouts="overlay"``), or real deletions in a full copy of the parent under vfs
-(``whiteouts="delete"``).
+(``whiteouts="delete"``); ``whiteouts="none"`` (``cp``) takes them as the plain files they are.
 
 Safety: every entry is written relative to a directory fd from :mod:`.safepath`, so no ``..``,
 absolute path, symlink or hard link in the archive can make a write land outside ``dest``.
@@ -81,8 +81,8 @@ class _HashingReader(io.RawIOBase):
 
 class _Extractor:
     def __init__(self, dest: str, whiteouts: str, same_owner: bool) -> None:
-        if whiteouts not in ("overlay", "delete"):
-            raise ValueError(f"whiteouts must be 'overlay' or 'delete', not {whiteouts!r}")
+        if whiteouts not in ("overlay", "delete", "none"):
+            raise ValueError(f"whiteouts must be 'overlay', 'delete' or 'none', not {whiteouts!r}")
         self.whiteouts = whiteouts
         self.same_owner = same_owner
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -135,7 +135,7 @@ class _Extractor:
                 self._dirs.append(("", member))
             return
         base = rel.rpartition("/")[2]
-        if base.startswith(WHITEOUT_PREFIX):
+        if base.startswith(WHITEOUT_PREFIX) and self.whiteouts != "none":
             self._whiteout(rel, base, member.name)
             return
         pfd, leaf = self._parent(rel, member.name)
@@ -277,7 +277,7 @@ class _Extractor:
 
     def remember_directory(self, member: tarfile.TarInfo) -> None:
         rel = clean_member_name(member.name)
-        if rel and not rel.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
+        if rel and (self.whiteouts == "none" or not rel.rpartition("/")[2].startswith(WHITEOUT_PREFIX)):
             self._dirs.append((rel, member))
 
 

@@ -17,7 +17,7 @@ import posixpath
 
 from ..errors import UnsafeArchive
 
-__all__ = ["clean_member_name", "open_dir_beneath", "HAVE_OPENAT2"]
+__all__ = ["clean_member_name", "open_dir_beneath", "open_in_root", "HAVE_OPENAT2"]
 
 _SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437, "ppc64le": 437, "s390x": 437, "riscv64": 437}.get(
     os.uname().machine
@@ -35,8 +35,13 @@ class _OpenHow(ctypes.Structure):
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _openat2(dir_fd: int, path: str, flags: int) -> int:
-    how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+_RESOLVE_IN_ROOT = 0x10
+
+
+def _openat2(
+    dir_fd: int, path: str, flags: int, resolve: int = _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS
+) -> int:
+    how = _OpenHow(flags, 0, resolve)
     fd = _libc.syscall(
         _SYS_OPENAT2, dir_fd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how)
     )
@@ -131,3 +136,20 @@ def open_dir_beneath(root_fd: int, rel: str, *, create: bool = False, entry: str
                 "refusing to follow it out of the layer"
             ) from None
         raise
+
+
+def open_in_root(root_fd: int, path: str, *, follow: bool = True, flags: int = os.O_PATH) -> int:
+    """An fd for ``path`` resolved as a process chrooted at ``root_fd`` would resolve it: ``..``
+    stops at the root and absolute symlinks start from it (openat2's ``RESOLVE_IN_ROOT``), so no
+    symlink a container made can lead out of it. ``follow=False`` opens a final symlink itself.
+
+    This is how ``cp`` finds paths inside a container, where symlinks are the container's to
+    follow (``/etc/localtime -> /usr/share/zoneinfo/…``) but never out of its root.
+    """
+    from ..errors import Unsupported
+
+    if not HAVE_OPENAT2:
+        raise Unsupported("copying into or out of a container needs openat2(2) (Linux 5.6 or later)")
+    rel = path.lstrip("/") or "."
+    flags |= os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    return _openat2(root_fd, rel, flags, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)

@@ -22,7 +22,9 @@ PS_HEADERS = {
 PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
 
-@click.group("container", cls=LazyGroup, lazy={})
+@click.group("container", cls=LazyGroup, lazy={
+    name: f"lamina.cli.container_fs:{name}_cmd" for name in ("diff", "commit", "export", "cp")
+})
 def container_group() -> None:
     """Manage containers."""
 

@@ -49,6 +49,8 @@ LEAN = {
     "system info": "info",
     "system df": "df",
     "logout": "logout",
+    "diff": "diff",
+    "container diff": "diff",
 }
 
 #: the command groups whose second word names the command

@@ -38,6 +38,11 @@ COMMANDS = {
         )
     },
     "build": "lamina.cli.build:build_cmd",
+    "diff": "lamina.cli.container_fs:diff_cmd",
+    "commit": "lamina.cli.container_fs:commit_cmd",
+    "export": "lamina.cli.container_fs:export_cmd",
+    "cp": "lamina.cli.container_fs:cp_cmd",
+    "volume": "lamina.cli.volume:volume_group",
 }
 
 

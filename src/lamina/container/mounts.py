@@ -47,7 +47,9 @@ def _bind_point(source: str, target: str, read_only: bool, mode: str, spec_doc: 
     }
 
 
-def mount_points(store: Store, spec: ContainerSpec) -> dict[str, Any]:
+def mount_points(store: Store, spec: ContainerSpec, image_volumes: Any = None) -> dict[str, Any]:
+    """MountPoints for the flags, then an anonymous volume for each of the image's VOLUME paths
+    (``image_volumes``, its config's Volumes) that no flag covers, as docker makes them."""
     points: dict[str, Any] = {}
 
     def add(target: str, point: dict[str, Any]) -> None:
@@ -85,6 +87,15 @@ def mount_points(store: Store, spec: ContainerSpec) -> dict[str, Any]:
                 "Spec": dict(m), "SkipMountpointCreation": False,
             })
         # tmpfs mounts live in HostConfig.Mounts / Tmpfs only, as docker keeps them
+    for target in sorted(image_volumes or ()):
+        if os.path.normpath(target) in points:
+            continue
+        name, path = volume_source(store, "", target, spec.image)
+        add(target, {
+            "Source": path, "Destination": target, "RW": True, "Name": name,
+            "Driver": "local", "Type": "volume", "Relabel": "", "Propagation": "",
+            "Spec": {}, "SkipMountpointCreation": False,
+        })
     return points
 
 

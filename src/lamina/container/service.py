@@ -66,7 +66,7 @@ class ContainerService:
 
         runtime = choose_runtime(spec.runtime or None).name
         host_config = build_host_config(spec, runtime)
-        mount_points = self._mount_points(spec)
+        mount_points = self._mount_points(spec, (image_config.config or {}).get("Volumes"))
         chains = chain_ids(list(image_config.diff_ids))
         record = self.records.create(
             config, host_config, image_id, chains[-1] if chains else None, spec.name,
@@ -76,12 +76,12 @@ class ContainerService:
             _write_cidfile(spec.cidfile, record.id)
         return ContainerHandle(self, record)
 
-    def _mount_points(self, spec: ContainerSpec) -> dict[str, Any]:
-        """MountPoints of config.v2.json for binds (and, through ``lamina.volume`` once it is
-        there, named and anonymous volumes)."""
+    def _mount_points(self, spec: ContainerSpec, image_volumes: Any = None) -> dict[str, Any]:
+        """MountPoints of config.v2.json: binds, named and anonymous volumes (``lamina.volume``),
+        and an anonymous volume for each of the image's VOLUME paths."""
         from .mounts import mount_points
 
-        return mount_points(self.store, spec)
+        return mount_points(self.store, spec, image_volumes)
 
     def run(self, image: str, command: list[str] | str | None = None, **kwargs: Any) -> ContainerHandle:
         """Create and start; with ``detach=False`` wait for the exit (docker-py returns the logs,

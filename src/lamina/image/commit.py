@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -82,7 +81,10 @@ class UpperDirLayer:
         if not entries:
             yield io.BytesIO(_EMPTY_TAR)  # what docker's tar of an empty directory is
             return
-        with _piped(self.path) as stream:
+        from ..archive.create import write_layer_from_overlay_upper
+        from ..archive.pipe import piped
+
+        with piped(lambda out: write_layer_from_overlay_upper(self.path, out)) as stream:
             yield stream
 
 
@@ -226,55 +228,3 @@ class _Prefixed(io.RawIOBase):
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
-
-
-class _PipeReader(io.RawIOBase):
-    """The read end of a pipe fed by a writer thread; at EOF the writer's failure, if any, is
-    raised here, so the layer being extracted from a cut-short tar is never registered."""
-
-    def __init__(self, fd: int, thread: threading.Thread, failure: list[BaseException]) -> None:
-        self._file = os.fdopen(fd, "rb", buffering=0)
-        self._thread = thread
-        self._failure = failure
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self._file.readinto(buffer)
-        if not n:
-            self._thread.join()
-            if self._failure:
-                raise self._failure[0]
-        return n or 0
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-@contextmanager
-def _piped(upper: str) -> Iterator[BinaryIO]:
-    """Stream the layer tar of ``upper`` through a pipe while the store extracts it."""
-    from ..archive.create import write_layer_from_overlay_upper
-
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
-                write_layer_from_overlay_upper(upper, out)
-        except BrokenPipeError:
-            pass  # the reader gave up; its own error is the one reported
-        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=produce, name="layer-tar", daemon=True)
-    reader = _PipeReader(read_fd, thread, failure)
-    thread.start()
-    try:
-        yield io.BufferedReader(reader, 1 << 20)
-    finally:
-        reader.close()
-        thread.join()
