@@ -38,13 +38,10 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name == "errors":
-        import importlib
-
-        return importlib.import_module(".errors", __name__)
+        # __import__, not importlib.import_module: importlib's package loads ``warnings``
+        return __import__(f"{__name__}.errors", fromlist=("__name__",))
     if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(__import__(f"{__name__}{_LAZY[name]}", fromlist=("__name__",)), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lamina' has no attribute {name!r}")

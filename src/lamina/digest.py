@@ -7,13 +7,15 @@ lowercase hex characters. Nothing else is a Digest.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from .errors import DigestMismatch, InvalidArgument
+from .value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 __all__ = [
     "Digest",
@@ -31,21 +33,34 @@ _HEX = re.compile(r"[a-f0-9]+\Z")
 _GENERAL = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Digest:
-    """A validated content digest such as ``sha256:e3b0…``."""
+class Digest(Value):
+    """A validated content digest such as ``sha256:e3b0…`` (ordered by algorithm, then hex)."""
 
+    __slots__ = ("algorithm", "hex")
     algorithm: str
     hex: str
 
-    def __post_init__(self) -> None:
-        length = ALGORITHMS.get(self.algorithm)
+    def __init__(self, algorithm: str, hex: str) -> None:
+        length = ALGORITHMS.get(algorithm)
         if length is None:
-            raise InvalidArgument(f"unsupported digest algorithm: {self.algorithm!r}")
-        if len(self.hex) != length or not _HEX.match(self.hex):
+            raise InvalidArgument(f"unsupported digest algorithm: {algorithm!r}")
+        if len(hex) != length or not _HEX.match(hex):
             raise InvalidArgument(
-                f"invalid {self.algorithm} digest: expected {length} lowercase hex characters"
+                f"invalid {algorithm} digest: expected {length} lowercase hex characters"
             )
+        self._init(algorithm=algorithm, hex=hex)
+
+    def __lt__(self, other: Digest) -> bool:
+        return self._key() < other._key() if other.__class__ is Digest else NotImplemented
+
+    def __le__(self, other: Digest) -> bool:
+        return self._key() <= other._key() if other.__class__ is Digest else NotImplemented
+
+    def __gt__(self, other: Digest) -> bool:
+        return self._key() > other._key() if other.__class__ is Digest else NotImplemented
+
+    def __ge__(self, other: Digest) -> bool:
+        return self._key() >= other._key() if other.__class__ is Digest else NotImplemented
 
     @classmethod
     def parse(cls, text: str) -> Digest:
@@ -67,6 +82,8 @@ class Digest:
 
     @classmethod
     def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        import hashlib  # here: it loads OpenSSL, and most commands never hash
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     @property
@@ -95,6 +112,8 @@ class Hasher:
         if algorithm not in ALGORITHMS:
             raise InvalidArgument(f"unsupported digest algorithm: {algorithm!r}")
         self.algorithm = algorithm
+        import hashlib
+
         self._h = hashlib.new(algorithm)
         self.size = 0
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
-from .archive.compression import Limits
-from .image.remove import ImageRemover
 from .image.service import ImageService
 from .store.store import Store
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import Any
+
+    from .archive.compression import Limits
     from .build.context import BuildContext
     from .build.executor import BuildOptions, BuildResult
     from .container.files import ContainerFiles
     from .container.service import ContainerService
+    from .image.remove import ImageRemover
     from .image.transfer import ImageTransfer
     from .network.service import NetworkService
     from .system.check import CheckReport
@@ -41,7 +43,13 @@ class Engine:
         )
         self.store = Store(self.data_root, storage_driver, limits)
         self.images = ImageService(self.store)
-        self.image_remover = ImageRemover(self.images)
+
+    @cached_property
+    def image_remover(self) -> ImageRemover:
+        """``rmi`` and ``image prune`` (docker's untag/delete rules)."""
+        from .image.remove import ImageRemover
+
+        return ImageRemover(self.images)
 
     @property
     def driver_name(self) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
 
 from .errors import RuntimeFailure
+from .value import Value
 
 
 @functools.cache
@@ -36,13 +36,16 @@ MS_BIND = 4096
 MNT_DETACH = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(Value):
     """What to mount: ``mount -t <type> -o <options> <source> <target>``."""
 
+    __slots__ = ("type", "source", "options")
     type: str
     source: str
-    options: tuple[str, ...] = field(default_factory=tuple)
+    options: tuple[str, ...]
+
+    def __init__(self, type: str, source: str, options: tuple[str, ...] = ()) -> None:
+        self._init(type=type, source=source, options=options)
 
     def data(self) -> str:
         return ",".join(o for o in self.options if o not in ("bind", "rbind", "ro", "rw"))

@@ -15,10 +15,10 @@ lives in ``library/``. The familiar form drops both again for display, as docker
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .digest import Digest
 from .errors import InvalidArgument, InvalidReference
+from .value import Value
 
 __all__ = [
     "Reference",
@@ -65,18 +65,21 @@ def is_valid_tag(tag: str) -> bool:
     return bool(TAG_RE.match(tag))
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(Value):
     """A parsed, normalised reference: ``domain/path[:tag][@digest]``.
 
     ``tag`` is None when the user gave none; ``with_default_tag()`` adds ``latest`` as
     docker does for pull, tag and run, but never when a digest pins the image.
     """
 
+    __slots__ = ("domain", "path", "tag", "digest")
     domain: str
     path: str
-    tag: str | None = None
-    digest: Digest | None = None
+    tag: str | None
+    digest: Digest | None
+
+    def __init__(self, domain: str, path: str, tag: str | None = None, digest: Digest | None = None) -> None:
+        self._init(domain=domain, path=path, tag=tag, digest=digest)
 
     @property
     def name(self) -> str:

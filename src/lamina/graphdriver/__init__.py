@@ -5,8 +5,20 @@ hosts or filesystems where overlayfs cannot be mounted). Drivers create and remo
 directories and *return* Mount values; they never decide when to mount.
 """
 
-from .base import DriverChoice, GraphDriver, select_driver
-from .overlay2 import Overlay2Driver
-from .vfs import VfsDriver
-
 __all__ = ["GraphDriver", "DriverChoice", "select_driver", "Overlay2Driver", "VfsDriver"]
+
+#: loaded on first use: importing ``graphdriver.base`` runs this package first, and a command
+#: that only reads layer records needs neither driver nor the interface (``typing``)
+_WHERE = {
+    "GraphDriver": ".interface",
+    "DriverChoice": ".base",
+    "select_driver": ".base",
+    "Overlay2Driver": ".overlay2",
+    "VfsDriver": ".vfs",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(__import__(f"{__name__}{_WHERE[name]}", fromlist=("__name__",)), name)
+    raise AttributeError(f"module 'lamina.graphdriver' has no attribute {name!r}")

@@ -3,49 +3,37 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from dataclasses import dataclass
-from typing import Protocol
 
 from ..errors import InvalidArgument, RuntimeFailure
 from ..mount import Mount, unmount
+from ..value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from .interface import GraphDriver
 
 
-class GraphDriver(Protocol):
-    name: str
-    #: how archive.apply_layer must treat ``.wh.`` entries for this driver
-    whiteouts: str
+def __getattr__(name: str):
+    if name == "GraphDriver":  # its old home; it lives in graphdriver.interface
+        from .interface import GraphDriver
 
-    def create(self, cache_id: str, parent: str | None) -> str:
-        """Make an empty layer on top of ``parent``; return its diff directory."""
-
-    def remove(self, cache_id: str) -> None: ...
-
-    def exists(self, cache_id: str) -> bool: ...
-
-    def diff_dir(self, cache_id: str) -> str: ...
-
-    def parent_dir(self, cache_id: str) -> str | None:
-        """For vfs diffs: the directory holding the parent's full tree (None for overlay)."""
-
-    def list_ids(self) -> list[str]: ...
-
-    def mount_spec(self, cache_id: str) -> Mount | None:
-        """How to present the merged tree of the layer and all below it (None: diff dir itself)."""
-
-    def metadata(self, cache_id: str) -> dict[str, str]:
-        """GraphDriver.Data for inspect: LowerDir, UpperDir, MergedDir, WorkDir."""
+        return GraphDriver
+    raise AttributeError(f"module 'lamina.graphdriver.base' has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class DriverChoice:
+class DriverChoice(Value):
+    __slots__ = ("name", "reason")
     name: str
     reason: str
+
+    def __init__(self, name: str, reason: str) -> None:
+        self._init(name=name, reason=reason)
 
 
 def _overlay_works(home: str) -> str | None:
     """Try a real overlay mount under ``home``; return None if it works, else why not."""
+    import tempfile
+
     os.makedirs(home, exist_ok=True)
     probe = tempfile.mkdtemp(prefix=".probe-", dir=home)
     try:
@@ -67,6 +55,8 @@ def _overlay_works(home: str) -> str | None:
         unmount(os.path.join(probe, "merged"))
         return None
     finally:
+        import shutil
+
         shutil.rmtree(probe, ignore_errors=True)
 
 

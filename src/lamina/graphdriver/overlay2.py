@@ -10,8 +10,6 @@ size limit when mounted from ``<home>`` with relative lowerdirs.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 
 from ..errors import NotFound
 from ..mount import Mount, is_mountpoint, unmount
@@ -22,6 +20,8 @@ LINK_DIR = "l"
 
 
 def _short_id() -> str:
+    import secrets
+
     return "".join(secrets.choice(_BASE32) for _ in range(26))
 
 
@@ -80,6 +80,8 @@ class Overlay2Driver:
                 os.unlink(os.path.join(self.home, LINK_DIR, short))
         except FileNotFoundError:
             pass
+        import shutil
+
         shutil.rmtree(layer, ignore_errors=True)
 
     def exists(self, cache_id: str) -> bool:

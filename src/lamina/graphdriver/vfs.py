@@ -9,7 +9,6 @@ hard links and xattrs exactly.
 from __future__ import annotations
 
 import os
-import shutil
 
 from ..errors import RuntimeFailure
 from ..mount import Mount
@@ -41,6 +40,8 @@ class VfsDriver:
                 text=True,
             )
             if proc.returncode != 0:
+                import shutil
+
                 shutil.rmtree(target, ignore_errors=True)
                 raise RuntimeFailure(f"vfs: copying layer failed: {proc.stderr.strip()}")
             with open(os.path.join(self.home, f".parent-{cache_id}"), "w") as f:
@@ -48,6 +49,8 @@ class VfsDriver:
         return target
 
     def remove(self, cache_id: str) -> None:
+        import shutil
+
         shutil.rmtree(self._dir(cache_id), ignore_errors=True)
         try:
             os.unlink(os.path.join(self.home, f".parent-{cache_id}"))

@@ -16,13 +16,13 @@ as ``prune`` and prints exactly what ``prune`` will print.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from .. import reference as refs
 from ..digest import Digest
 from ..errors import Conflict, InvalidReference
 from ..format.units import parse_timestamp_filter
 from ..oci import chain_ids
+from ..value import Value
 from .service import (
     ImageService,
     ImageSummary,
@@ -35,19 +35,37 @@ from .service import (
 __all__ = ["ImageRemover", "DeleteEvent", "PruneReport"]
 
 
-@dataclass(frozen=True)
-class DeleteEvent:
+class DeleteEvent(Value):
+    __slots__ = ("kind", "value")
     kind: str  # "Untagged" or "Deleted"
     value: str
+
+    def __init__(self, kind: str, value: str) -> None:
+        self._init(kind=kind, value=value)
 
     def line(self) -> str:
         return f"{self.kind}: {self.value}"
 
 
-@dataclass
 class PruneReport:
-    events: list[DeleteEvent] = field(default_factory=list)
-    space_reclaimed: int = 0
+    """What a prune removed (or, dry, would remove) and the bytes that frees; filled in as it
+    goes (a plain class: ``lamina.value`` says why not a dataclass)."""
+
+    __slots__ = ("events", "space_reclaimed")
+
+    def __init__(self, events: list[DeleteEvent] | None = None, space_reclaimed: int = 0) -> None:
+        self.events = [] if events is None else events
+        self.space_reclaimed = space_reclaimed
+
+    def __eq__(self, other):
+        if other.__class__ is not PruneReport:
+            return NotImplemented
+        return (self.events, self.space_reclaimed) == (other.events, other.space_reclaimed)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"PruneReport(events={self.events!r}, space_reclaimed={self.space_reclaimed!r})"
 
 
 class _Conflict(Conflict):

@@ -6,54 +6,80 @@ Everything here returns data (dataclasses and dicts); rendering belongs to the C
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import json
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, TypeVar
 
 from .. import reference as refs
-from ..archive.compression import open_decompressed
 from ..digest import Digest
 from ..errors import InvalidArgument, InvalidReference, LaminaError, NotFound
 from ..oci import ImageConfig, canonical_json, chain_ids
 from ..store.catalog import Catalog, CatalogImage
 from ..store.store import Store
+from ..value import Value
 from . import config as cfg
-from .changes import apply_changes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from contextlib import AbstractContextManager
+    from typing import Any, BinaryIO, TypeVar
+
+    T = TypeVar("T")
 
 DOCKER_VERSION = "lamina"
-T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ImageSummary:
+class ImageSummary(Value):
     """One image as ``image ls`` sees it."""
 
+    __slots__ = (
+        "id", "repo_tags", "repo_digests", "created", "size", "parent", "labels", "has_children",
+        "containers", "created_ts",
+    )
     id: Digest
     repo_tags: tuple[str, ...]
     repo_digests: tuple[str, ...]
     created: str
     size: int
     parent: Digest | None
-    labels: dict[str, str] = field(default_factory=dict)
-    has_children: bool = False
-    containers: int = 0
+    labels: dict[str, str]
+    has_children: bool
+    containers: int
     #: ``created`` as Unix seconds; None when the config's time does not parse
-    created_ts: float | None = None
+    created_ts: float | None
+
+    def __init__(
+        self,
+        id: Digest,
+        repo_tags: tuple[str, ...],
+        repo_digests: tuple[str, ...],
+        created: str,
+        size: int,
+        parent: Digest | None,
+        labels: dict[str, str] | None = None,
+        has_children: bool = False,
+        containers: int = 0,
+        created_ts: float | None = None,
+    ) -> None:
+        self._init(
+            id=id, repo_tags=repo_tags, repo_digests=repo_digests, created=created, size=size,
+            parent=parent, labels={} if labels is None else labels, has_children=has_children,
+            containers=containers, created_ts=created_ts,
+        )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
+class HistoryEntry(Value):
+    __slots__ = ("id", "created", "created_by", "size", "comment", "tags")
     id: str  # image ID, or "<missing>"
     created: str
     created_by: str
     size: int
     comment: str
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...]
+
+    def __init__(self, id: str, created: str, created_by: str, size: int, comment: str, tags: tuple[str, ...] = ()) -> None:
+        self._init(id=id, created=created, created_by=created_by, size=size, comment=comment, tags=tags)
 
 
 def changes_images(method: Callable[..., T]) -> Callable[..., T]:
@@ -121,6 +147,9 @@ class ImageService:
         message: str = "",
     ) -> Digest:
         """``image import``: one layer from a (possibly compressed) tar of a root fs."""
+        from ..archive.compression import open_decompressed
+        from .changes import apply_changes
+
         target = refs.parse(reference).with_default_tag() if reference else None
         if target is not None and target.digest is not None:
             raise InvalidReference("refusing to create a tag with a digest reference")
@@ -489,6 +518,8 @@ def _only_matching_refs(summary: ImageSummary, patterns: list[str]) -> ImageSumm
     """Keep the image if a tag matches one pattern (docker's path.Match on familiar names),
     showing only the matching tags."""
 
+    import fnmatch
+
     def matches(ref_text: str) -> bool:
         ref = refs.parse(ref_text)
         name = ref.familiar_name
@@ -504,9 +535,7 @@ def _only_matching_refs(summary: ImageSummary, patterns: list[str]) -> ImageSumm
     digests = tuple(d for d in summary.repo_digests if matches(d.split("@")[0]))
     if not tags and not digests:
         return None
-    from dataclasses import replace
-
-    return replace(summary, repo_tags=tags, repo_digests=digests)
+    return summary.replace(repo_tags=tags, repo_digests=digests)
 
 
 def inspect_json(docs: list[dict[str, Any]]) -> str:

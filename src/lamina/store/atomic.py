@@ -7,14 +7,13 @@ killed mid-write leaves only a ``.tmp-*`` file, which ``system check`` removes.
 from __future__ import annotations
 
 import os
-import secrets
 
 TMP_PREFIX = ".tmp-"
 
 
 def temp_name(path: str) -> str:
     head, tail = os.path.split(path)
-    return os.path.join(head, f"{TMP_PREFIX}{tail}-{os.getpid()}-{secrets.token_hex(4)}")
+    return os.path.join(head, f"{TMP_PREFIX}{tail}-{os.getpid()}-{os.urandom(4).hex()}")
 
 
 def write_file(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:

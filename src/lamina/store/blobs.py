@@ -22,10 +22,10 @@ most a blob without index, which check finds.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ..digest import Digest
 from ..errors import InvalidArgument
+from ..value import Value
 from .atomic import unlink_quietly, write_file
 from .paths import DataRoot
 
@@ -34,12 +34,15 @@ __all__ = ["BlobStore", "KeptBlob", "KINDS"]
 KINDS = ("gzip", "zstd")
 
 
-@dataclass(frozen=True)
-class KeptBlob:
+class KeptBlob(Value):
+    __slots__ = ("digest", "diff_id", "path", "size")
     digest: Digest
     diff_id: Digest
     path: str
     size: int
+
+    def __init__(self, digest: Digest, diff_id: Digest, path: str, size: int) -> None:
+        self._init(digest=digest, diff_id=diff_id, path=path, size=size)
 
 
 class BlobStore:

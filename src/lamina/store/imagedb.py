@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -61,6 +60,8 @@ class ImageDB:
             os.unlink(self.paths.image_config(image_id))
         except FileNotFoundError:
             pass
+        import shutil
+
         shutil.rmtree(self.paths.imagedb_metadata(image_id), ignore_errors=True)
 
     # metadata: parent (set by commit/build) and lastUpdated

@@ -9,26 +9,27 @@ directory it names is always complete before the rename.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..digest import Digest
 from ..errors import InvalidArgument, NotFound, StoreCorrupt
+from ..value import Value
 from . import atomic
 from .paths import DataRoot, check_hex_id
 
 TAR_SPLIT = "tar-split.json.gz"
 
 
-@dataclass(frozen=True, slots=True)
-class LayerRecord:
+class LayerRecord(Value):
+    __slots__ = ("chain_id", "diff_id", "parent", "size", "cache_id")
     chain_id: Digest
     diff_id: Digest
     parent: Digest | None
     size: int
     cache_id: str
+
+    def __init__(self, chain_id: Digest, diff_id: Digest, parent: Digest | None, size: int, cache_id: str) -> None:
+        self._init(chain_id=chain_id, diff_id=diff_id, parent=parent, size=size, cache_id=cache_id)
 
 
 class LayerDB:
@@ -111,6 +112,8 @@ class LayerDB:
             os.rename(tmp_dir, target)
         except OSError as exc:
             if os.path.isdir(target):
+                import shutil
+
                 shutil.rmtree(tmp_dir, ignore_errors=True)
                 return False
             raise StoreCorrupt(f"cannot register layer {record.chain_id}: {exc.strerror}") from None
@@ -120,12 +123,14 @@ class LayerDB:
     def remove(self, chain_id: Digest) -> None:
         """Unregister: rename out of the namespace first, then delete at leisure."""
         path = self.paths.layer(chain_id)
-        doomed = os.path.join(self.paths.layerdb_tmp(), f"remove-{chain_id.hex}-{secrets.token_hex(4)}")
+        doomed = os.path.join(self.paths.layerdb_tmp(), f"remove-{chain_id.hex}-{os.urandom(4).hex()}")
         self.on_change()
         try:
             os.rename(path, doomed)
         except FileNotFoundError:
             return
+        import shutil
+
         shutil.rmtree(doomed, ignore_errors=True)
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
-import shutil
 
 
 class Lease:
@@ -28,7 +26,7 @@ class Lease:
     def __init__(self, leases_dir: str) -> None:
         os.makedirs(leases_dir, exist_ok=True)
         self.leases_dir = leases_dir
-        self.name = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.name = f"{os.getpid()}-{os.urandom(6).hex()}"
         self.path = os.path.join(leases_dir, self.name)
         self.items = self.path + ".d"
         # Lock under a hidden name, then rename: a cleaner never sees an unlocked live lease.
@@ -60,6 +58,8 @@ class Lease:
     def close(self) -> None:
         if self._fd < 0:
             return
+        import shutil
+
         shutil.rmtree(self.items, ignore_errors=True)
         try:
             os.unlink(self.path)

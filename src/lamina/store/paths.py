@@ -51,10 +51,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from ..digest import Digest
 from ..errors import InvalidArgument
+from ..value import Value
 
 _HEX_ID = re.compile(r"[a-f0-9]{64}\Z")
 _LAYER_DIR_ID = re.compile(r"[a-f0-9]{64}(-init)?\Z")
@@ -75,12 +75,15 @@ def check_layer_dir_id(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class DataRoot:
+class DataRoot(Value):
     """Builds every path under one data root for one storage driver."""
 
+    __slots__ = ("root", "driver")
     root: str
-    driver: str = "overlay2"
+    driver: str
+
+    def __init__(self, root: str, driver: str = "overlay2") -> None:
+        self._init(root=root, driver=driver)
 
     @property
     def image_dir(self) -> str:

@@ -13,18 +13,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import reference as refs
 from ..digest import Digest
 from ..errors import InvalidArgument, StoreCorrupt
+from ..value import Value
 from . import atomic
 
 
-@dataclass(frozen=True, slots=True)
-class TagEntry:
+class TagEntry(Value):
+    __slots__ = ("reference", "image_id")
     reference: refs.Reference
     image_id: Digest
+
+    def __init__(self, reference: refs.Reference, image_id: Digest) -> None:
+        self._init(reference=reference, image_id=image_id)
 
 
 class Repositories:

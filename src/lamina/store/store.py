@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
 
-from ..archive.compression import Limits
 from ..digest import Digest
 from ..errors import DigestMismatch, InvalidArgument, LaminaError, NotFound, StoreCorrupt
-from ..graphdriver.base import DriverChoice, GraphDriver, make_driver, select_driver
+from ..graphdriver.base import DriverChoice, make_driver, select_driver
 from ..oci import chain_ids
+from ..value import Value
 from . import catalog as catalogs
 from . import lease as leases
 from .blobs import BlobStore
@@ -39,7 +35,12 @@ from .lock import store_lock
 from .paths import DataRoot
 from .repositories import Repositories
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import BinaryIO
+
+    from ..archive.compression import Limits
+    from ..graphdriver.interface import GraphDriver
     from ..oci import ImageConfig
 
 #: builds a catalog from the store, reusing what it can of the previous one (``ImageService``)
@@ -75,13 +76,16 @@ def tree_size(path: str) -> int:
     return total
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerUse:
+class ContainerUse(Value):
     """A container's claim on an image (read from ``containers/<id>/config.v2.json``)."""
 
+    __slots__ = ("container_id", "image_id", "running")
     container_id: str
     image_id: Digest
     running: bool
+
+    def __init__(self, container_id: str, image_id: Digest, running: bool) -> None:
+        self._init(container_id=container_id, image_id=image_id, running=running)
 
 
 class Store:
@@ -97,12 +101,21 @@ class Store:
         self.layers = LayerDB(self.paths, self.invalidate_catalog)
         self.repositories = Repositories(self.paths.repositories_json(), self.invalidate_catalog)
         self.blobs = BlobStore(self.paths)
-        self.limits = limits or Limits()
+        self._limits = limits
         # the flock is per process; threads of this process queue on the RLock first
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
         self._changes = threading.local()
         self._catalog_dirty = False
+
+    @property
+    def limits(self) -> Limits:
+        """The decompression-bomb limits for layers this store extracts."""
+        if self._limits is None:
+            from ..archive.compression import Limits  # only commands that extract need it
+
+            self._limits = Limits()
+        return self._limits
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -188,7 +201,7 @@ class Store:
         """
         from ..archive.apply import apply_layer
 
-        cache_id = secrets.token_hex(32)
+        cache_id = os.urandom(32).hex()
         lease.add_pending(cache_id)
         tmp = self.layers.new_tmp_dir(cache_id)
         try:
@@ -219,6 +232,8 @@ class Store:
 
     def _discard(self, cache_id: str, tmp: str) -> None:
         self.driver.remove(cache_id)
+        import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
 
     def layer_chain(self, image_diff_ids: list[Digest]) -> list[LayerRecord]:

@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import os
-import platform
-import shutil
-import subprocess
-from typing import Any
 
 from .. import __version__
-from ..store.store import Store
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import Any
+
+    from ..store.store import Store
+
+#: mountinfo's filesystem types where docker's statfs-based names differ (ext2/3/4 share a magic)
+_FS_NAMES = {"ext2": "extfs", "ext3": "extfs", "ext4": "extfs", "overlay": "overlayfs"}
 
 
 def _backing_fs(path: str) -> str:
+    """The type of the filesystem holding ``path``, named as docker names it: the mount in
+    /proc/self/mountinfo with the longest mount point above ``path`` (read, not a ``stat -f``
+    child process: ``info`` is one of the commands that must start fast)."""
+    target = os.path.realpath(path)
+    best, fstype = -1, "unknown"
     try:
-        out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True, timeout=5)
-        return {"ext2/ext3": "extfs"}.get(out.stdout.strip(), out.stdout.strip() or "unknown")
-    except (OSError, subprocess.SubprocessError):
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if "-" not in fields:
+                    continue
+                point = _unescape(fields[4])
+                inside = target == point or target.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= best:
+                    best, fstype = len(point), fields[fields.index("-") + 1]
+    except OSError:
         return "unknown"
+    return _FS_NAMES.get(fstype, fstype)
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    for code in ("\\040", "\\011", "\\012", "\\134"):
+        field = field.replace(code, chr(int(code[1:], 8)))
+    return field
+
+
+def _which(name: str) -> str | None:
+    """``shutil.which`` for a plain name (shutil loads the compression modules at import)."""
+    for directory in os.get_exec_path():
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def _mem_total() -> int:
@@ -39,7 +72,7 @@ def _os_name() -> str:
                     return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return platform.system()
+    return os.uname().sysname
 
 
 def _cgroup_version() -> str:
@@ -54,7 +87,7 @@ def info(store: Store) -> dict[str, Any]:
     if driver.name == "overlay2":
         status += [["Supports d_type", "true"], ["Native Overlay Diff", "true"], ["userxattr", "false"]]
     status.append(["Why", driver.reason])
-    runtimes = {name: {"path": path} for name in ("runc", "crun") if (path := shutil.which(name))}
+    runtimes = {name: {"path": path} for name in ("runc", "crun") if (path := _which(name))}
     return {
         "ID": "",
         "Containers": len(uses),
@@ -66,14 +99,14 @@ def info(store: Store) -> dict[str, Any]:
         "DriverStatus": status,
         "DockerRootDir": store.root,
         "ServerVersion": f"lamina {__version__}",
-        "KernelVersion": platform.release(),
+        "KernelVersion": os.uname().release,
         "OperatingSystem": _os_name(),
         "OSType": "linux",
-        "Architecture": platform.machine(),
+        "Architecture": os.uname().machine,
         "NCPU": os.cpu_count() or 1,
         "MemTotal": _mem_total(),
         "CgroupVersion": _cgroup_version(),
         "Runtimes": runtimes,
         "DefaultRuntime": "crun" if "crun" in runtimes else ("runc" if runtimes else ""),
-        "Name": platform.node(),
+        "Name": os.uname().nodename,
     }

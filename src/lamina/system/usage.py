@@ -8,25 +8,30 @@ container's image uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..digest import Digest
 from ..image.service import ImageService, ImageSummary
 from ..oci import chain_ids
 from ..store.store import Store
+from ..value import Value
 
 
-@dataclass(frozen=True)
-class ImageUsage:
+class ImageUsage(Value):
+    __slots__ = ("summary", "size", "shared", "unique", "containers")
     summary: ImageSummary
     size: int
     shared: int
     unique: int
     containers: int
 
+    def __init__(self, summary: ImageSummary, size: int, shared: int, unique: int, containers: int) -> None:
+        self._init(summary=summary, size=size, shared=shared, unique=unique, containers=containers)
 
-@dataclass(frozen=True)
-class DiskUsage:
+
+class DiskUsage(Value):
+    __slots__ = (
+        "images", "total_images", "active_images", "layers_size", "reclaimable", "containers_total",
+        "containers_active", "kept_blobs", "kept_blobs_size", "kept_blobs_reclaimable",
+    )
     images: list[ImageUsage]
     total_images: int
     active_images: int
@@ -35,9 +40,29 @@ class DiskUsage:
     containers_total: int
     containers_active: int
     #: compressed blobs kept beside their layers (store/blobs.py); 0 when none were kept
-    kept_blobs: int = 0
-    kept_blobs_size: int = 0
-    kept_blobs_reclaimable: int = 0
+    kept_blobs: int
+    kept_blobs_size: int
+    kept_blobs_reclaimable: int
+
+    def __init__(
+        self,
+        images: list[ImageUsage],
+        total_images: int,
+        active_images: int,
+        layers_size: int,
+        reclaimable: int,
+        containers_total: int,
+        containers_active: int,
+        kept_blobs: int = 0,
+        kept_blobs_size: int = 0,
+        kept_blobs_reclaimable: int = 0,
+    ) -> None:
+        self._init(
+            images=images, total_images=total_images, active_images=active_images,
+            layers_size=layers_size, reclaimable=reclaimable, containers_total=containers_total,
+            containers_active=containers_active, kept_blobs=kept_blobs, kept_blobs_size=kept_blobs_size,
+            kept_blobs_reclaimable=kept_blobs_reclaimable,
+        )
 
 
 def disk_usage(store: Store, service: ImageService) -> DiskUsage:

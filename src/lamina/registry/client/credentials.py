@@ -6,12 +6,11 @@ atomically with mode 0600, so docker's tools could read it and a crash never tru
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import tempfile
 
 from ...errors import InvalidArgument
+from ...store import atomic
 
 __all__ = ["config_path", "load_auth", "save_auth", "remove_auth"]
 
@@ -35,22 +34,22 @@ def _load() -> dict:
 def _save(doc: dict) -> None:
     path = config_path()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent="\t")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    atomic.write_file(path, json.dumps(doc, indent="\t").encode(), mode=0o600)
 
 
 def load_auth(server: str) -> tuple[str, str] | None:
     entry = (_load().get("auths") or {}).get(server)
     if not entry or "auth" not in entry:
         return None
+    import base64
+
     user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
     return user, password
 
 
 def save_auth(server: str, user: str, password: str) -> None:
+    import base64
+
     doc = _load()
     doc.setdefault("auths", {})[server] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
     _save(doc)
