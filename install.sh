@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   crun runc busybox-static debootstrap skopeo umoci
   docker.io docker-registry containernetworking-plugins podman
-  apache2-utils wrk jq git iptables util-linux curl
+  apache2-utils wrk jq git
+  zsh fish tmux iptables util-linux curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -305,6 +305,7 @@ BUDGET = {
     ("version",): {"lamina.cli.lean.version", "lamina.image", "lamina.image.config"},
     ("diff", "c1"): {"lamina.cli.lean.diff", "lamina.container", "lamina.container.filesystem", "lamina.container.changes",
                      "lamina.store", "lamina.store.paths", "lamina.store.atomic", "lamina.digest", "lamina.errors"},
+    ("__complete", "images"): {"lamina.cli.lean.complete", "lamina.store", "lamina.store.catalog"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry", "lamina.registry.client",
                                    "lamina.registry.client.credentials", "lamina.store", "lamina.store.atomic"},
 }

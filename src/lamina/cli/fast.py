@@ -51,6 +51,7 @@ LEAN = {
     "logout": "logout",
     "diff": "diff",
     "container diff": "diff",
+    "__complete": "complete",
 }
 
 #: the command groups whose second word names the command

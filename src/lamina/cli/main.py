@@ -43,6 +43,8 @@ COMMANDS = {
     "export": "lamina.cli.container_fs:export_cmd",
     "cp": "lamina.cli.container_fs:cp_cmd",
     "volume": "lamina.cli.volume:volume_group",
+    "completion": "lamina.cli.completion:completion_cmd",
+    "__complete": "lamina.cli.completion:complete_cmd",
 }
 
 

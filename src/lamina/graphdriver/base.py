@@ -83,11 +83,12 @@ def select_driver(root: str, requested: str | None = None) -> DriverChoice:
 
 
 def make_driver(root: str, name: str) -> GraphDriver:
-    from .overlay2 import Overlay2Driver
-    from .vfs import VfsDriver
-
     if name == "overlay2":
+        from .overlay2 import Overlay2Driver
+
         return Overlay2Driver(os.path.join(root, "overlay2"))
     if name == "vfs":
+        from .vfs import VfsDriver
+
         return VfsDriver(os.path.join(root, "vfs"))
     raise InvalidArgument(f"unknown storage driver {name!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from datetime import UTC, datetime
 
@@ -38,13 +37,23 @@ _OMIT_WHEN_EMPTY = ("ExposedPorts", "StopSignal", "Healthcheck", "ArgsEscaped", 
 
 def full_container_config(partial: Mapping[str, Any] | None) -> dict[str, Any]:
     """Fill a stored config onto docker's struct so inspect prints every field, in order."""
-    out = copy.deepcopy(DEFAULT_CONTAINER_CONFIG)
+    out = _clone(DEFAULT_CONTAINER_CONFIG)
     for key, value in (partial or {}).items():
-        out[key] = copy.deepcopy(value)
+        out[key] = _clone(value)
     for key in _OMIT_WHEN_EMPTY:
         if key in out and out[key] in (None, "", {}, []) and key not in (partial or {}):
             del out[key]
     return out
+
+
+def _clone(value):
+    """A deep copy of JSON data (dicts, lists, scalars): ``copy.deepcopy`` without loading
+    ``copy`` at start-up."""
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
 
 
 def go_arch() -> str:

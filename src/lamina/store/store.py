@@ -15,9 +15,9 @@ garbage that ``check()`` can find, never a half-valid store:
 
 from __future__ import annotations
 
+import _thread  # threading's RLock and local are these; the module costs a millisecond more
 import errno
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -103,9 +103,9 @@ class Store:
         self.blobs = BlobStore(self.paths)
         self._limits = limits
         # the flock is per process; threads of this process queue on the RLock first
-        self._thread_lock = threading.RLock()
+        self._thread_lock = _thread.RLock()
         self._lock_depth = 0
-        self._changes = threading.local()
+        self._changes = _thread._local()
         self._catalog_dirty = False
 
     @property
