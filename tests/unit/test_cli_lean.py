@@ -340,9 +340,53 @@ def budget_store(tmp_path, monkeypatch):
     return root
 
 
+#: login speaks HTTP(S) to the registry: it may load what only network code needs
+LOGIN = ("login", "-u", "me", "-p", "secret", "{registry}")
+LOGIN_BUDGET = {"lamina.cli.lean.login", "lamina.errors", "lamina.registry", "lamina.registry.client",
+                "lamina.registry.client.auth", "lamina.registry.client.credentials", "lamina.store", "lamina.store.atomic"}
+LOGIN_NEEDS = {"http", "ssl", "email", "urllib", "random", "locale"}  # http.client parses headers with email
+
+
 def test_every_lean_command_has_a_budget():
     budgeted = {fast.LEAN[" ".join(argv[:2])] if argv[0] in fast.GROUPS else fast.LEAN[argv[0]] for argv in BUDGET}
-    assert budgeted == set(fast.LEAN.values())
+    assert budgeted | {"login"} == set(fast.LEAN.values())
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    from lamina.testing.registries import RegistryProcess, cncf_binary
+
+    if cncf_binary() is None:
+        pytest.skip("the CNCF registry is not installed (install.sh installs docker-registry)")
+    with RegistryProcess(str(tmp_path_factory.mktemp("registry")), kind="cncf") as reg:
+        yield reg
+
+
+def test_login_stays_within_its_module_budget(budget_store, tmp_path, registry):
+    argv = [w.replace("{registry}", registry.host) for w in LOGIN]
+    modules, proc = loaded_modules(["--data-root", budget_store, *argv], tmp_path)
+    assert proc.returncode == 0 and proc.stdout == "Login Succeeded\n", proc.stderr
+    assert "lamina.cli.main" not in modules and "click" not in modules and "httpx" not in modules
+    assert not modules & (NEVER - LOGIN_NEEDS) and not modules & (SLOW - LOGIN_NEEDS)
+    extra = {m for m in modules if m.startswith("lamina.")} - DISPATCH - LOGIN_BUDGET
+    assert not extra, f"login loads lamina modules beyond its budget: {sorted(extra)}"
+
+
+def test_login_prints_what_the_full_cli_prints(tmp_path, capsys, monkeypatch, registry):
+    from lamina.registry.client.credentials import load_auth
+
+    monkeypatch.setenv("LAMINA_CONFIG", str(tmp_path / "config"))
+    root = str(tmp_path / "root")
+    refused = "127.0.0.1:1"  # nothing listens there: both paths word the failure the same way
+    for argv in (["login", "-u", "me", "-p", "secret", registry.host],
+                 ["login", "--username=me", "--password", "secret", "--insecure", f"http://{registry.host}"],
+                 ["login", "-u", "me", "-p", "secret", refused]):
+        expected = _full(root, argv)
+        assert _lean(root, argv, capsys) == expected
+    assert expected[0] == 125 and expected[2].startswith("Error: Error response from daemon: Get http://127.0.0.1:1/v2/")
+    assert load_auth(registry.host) == ("me", "secret")
+    for argv in (["login", registry.host], ["login", "-u", "me", registry.host]):  # prompts: click's
+        assert _lean(root, argv, capsys) == (None, "", "")
 
 
 @pytest.mark.parametrize("argv", sorted(BUDGET), ids=" ".join)

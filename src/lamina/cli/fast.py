@@ -48,6 +48,7 @@ LEAN = {
     "info": "info",
     "system info": "info",
     "system df": "df",
+    "login": "login",
     "logout": "logout",
     "diff": "diff",
     "container diff": "diff",

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
-
-from ..errors import InvalidArgument
 
 
 @click.command("login")
@@ -17,20 +13,15 @@ from ..errors import InvalidArgument
 @click.option("--insecure", is_flag=True, help="Accept unverified TLS, then plain HTTP (loopback registries always do, as docker)")
 def login_cmd(server, username, password, password_stdin, insecure):
     """Log in to a registry and store the credentials."""
-    from ..registry.client.auth import login
-    from ..registry.client.credentials import save_auth
+    from .lean.login import login, stdin_password
 
     if password_stdin:
-        if password is not None:
-            raise InvalidArgument("--password and --password-stdin are mutually exclusive")
-        password = sys.stdin.read().rstrip("\n")
+        password = stdin_password(password)
     if username is None:
         username = click.prompt("Username")
     if password is None:
         password = click.prompt("Password", hide_input=True)
-    login(server, username, password, insecure=insecure)
-    save_auth(server, username, password)
-    click.echo("Login Succeeded")
+    click.echo(login(server, username, password, insecure), nl=False)
 
 
 @click.command("logout")
