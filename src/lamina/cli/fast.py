@@ -118,6 +118,9 @@ def _finish(ctx: Context, command, writes: bool) -> int | None:
         return code
     except Decline:
         return None
+    except (KeyboardInterrupt, EOFError):
+        ctx.error("\nAborted!\n")  # what click prints for Ctrl-C
+        return 1
     except BrokenPipeError:
         _silence_stdout()  # as the full CLI: `lamina images | head -1` is not an error
         return 0
