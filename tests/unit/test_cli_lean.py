@@ -289,8 +289,8 @@ _STORE = {
     "lamina.image", "lamina.image.service", "lamina.image.config", "lamina.format", "lamina.format.humanize",
     "lamina.format.units",
 }
-#: tables and templates (``--format``, and the default tables rendered through them)
-_TABLE = {"lamina.format.table", "lamina.format.tabwriter", "lamina.format.template"}
+#: tables (default columns are filled without the template engine)
+_TABLE = {"lamina.format.table", "lamina.format.tabwriter"}  # the template engine: only for --format
 
 #: command line -> the lamina modules it may load beyond the dispatcher's
 BUDGET = {

@@ -11,7 +11,6 @@ columns at least 20 wide, three spaces after the widest cell; lamina uses that.
 from __future__ import annotations
 
 from .tabwriter import MIN_WIDTH, PADDING, tabwrite
-from .template import compile_template
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the fast CLI path ~3-10 ms
 if TYPE_CHECKING:
@@ -56,9 +55,45 @@ def render(
     is_table, body = _prepare(fmt or default_format)
     if is_table and not body:  # "--format table": the default columns
         body = _prepare(default_format)[1]
-    template = compile_template(body)
-    lines = [template.render(row) + "\n" for row in rows]
+    fields = _plain_fields(body)
+    if fields is not None and all(_has_text(row, fields[1::2]) for row in rows):
+        lines = [_fill(fields, row) + "\n" for row in rows]
+        header = _fill(fields, _Headers(headers or {})) + "\n"
+    else:
+        from .template import compile_template  # its parser loads ``re``: only when needed
+
+        template = compile_template(body)
+        lines = [template.render(row) + "\n" for row in rows]
+        header = template.render(_Headers(headers or {})) + "\n"
     if not is_table:
         return "".join(lines)
-    header = template.render(_Headers(headers or {})) + "\n"
     return tabwrite([header, *lines])
+
+
+def _plain_fields(body: str) -> list[str] | None:
+    """``[text, field, text, field, …, text]`` when every action of ``body`` is a plain
+    ``{{.Field}}`` (the default tables and most user formats); None for anything else, which the
+    template engine renders. For string values both ways print the same."""
+    parts: list[str] = []
+    rest = body
+    while True:
+        start = rest.find("{{")
+        if start < 0:
+            if "}}" in rest:
+                return None
+            parts.append(rest)
+            return parts
+        end = rest.find("}}", start)
+        name = rest[start + 2 : end] if end >= 0 else ""
+        if "}}" in rest[:start] or not (name.startswith(".") and name[1:].isidentifier()):
+            return None
+        parts += [rest[:start], name[1:]]
+        rest = rest[end + 2 :]
+
+
+def _has_text(row, names: list[str]) -> bool:
+    return isinstance(row, dict) and all(isinstance(row.get(name), str) for name in names)
+
+
+def _fill(parts: list[str], row) -> str:
+    return "".join(part if i % 2 == 0 else row[part] for i, part in enumerate(parts))
