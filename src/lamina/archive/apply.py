@@ -63,10 +63,15 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        if n:
+        into = getattr(self._raw, "readinto", None)
+        if into is not None:  # straight into the caller's buffer: one copy less per MiB
+            n = into(buffer) or 0
+            data = memoryview(buffer)[:n]
+        else:
+            data = self._raw.read(len(buffer))
+            n = len(data)
             buffer[:n] = data
+        if n:
             self._hash.update(data)
             self.count += n
             if self.count > self._limit:

@@ -38,10 +38,25 @@ class _PipeReader(io.RawIOBase):
         super().close()
 
 
+_F_SETPIPE_SZ = 1031
+
+
+def _widen(fd: int) -> None:
+    """A 1 MiB pipe instead of 64 KiB: the two threads hand over the GIL 16 times less often
+    (a 100 MiB layer: 2.2 s → see bench/containers_fs.py)."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size for an unprivileged user: keep the default
+
+
 @contextmanager
 def piped(produce: Callable[[BinaryIO], object]) -> Iterator[BinaryIO]:
     """A stream of what ``produce(out)`` writes, produced in a thread while it is read."""
     read_fd, write_fd = os.pipe()
+    _widen(write_fd)
     failure: list[BaseException] = []
 
     def run() -> None:

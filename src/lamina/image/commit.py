@@ -225,6 +225,9 @@ class _Prefixed(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
+        into = getattr(self._stream, "readinto", None)
+        if into is not None:
+            return into(buffer) or 0
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
