@@ -86,6 +86,13 @@ def test_volumes_with_containers(ctr, data_root, busybox_tar):
     assert len(anonymous) == 1 and len(anonymous[0]) == 64
     anon_dir = os.path.join(data_root, "volumes", anonymous[0], "_data")
     assert "passwd" in os.listdir(anon_dir)  # filled from the image on first use
+    # cp reaches the volume, not the container's layer below the mount point
+    note = os.path.join(data_root, "note.txt")
+    with open(note, "w") as f:
+        f.write("into the volume\n")
+    ctr.run("cp", note, "ww:/data/")
+    assert open(os.path.join(data_root, "volumes", "data", "_data", "note.txt")).read() == "into the volume\n"
+    assert ctr.run("cp", "ww:/data/f", "-").returncode == 0
     refused = ctr.run("volume", "rm", "data", check=False)
     assert refused.returncode == 1 and "volume is in use" in refused.err
     ctr.run("rm", "-v", "ww")

@@ -48,6 +48,11 @@ class _Source:
     contents_only: bool  # SRC/.: what the directory holds, not the directory
 
 
+def _clean(path: str) -> str:
+    """Absolute and normal (``posixpath.normpath`` keeps a leading ``//``; this does not)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
 def _open(root_fd: int, path: str, follow: bool, shown: str) -> int:
     try:
         return open_in_root(root_fd, path, follow=follow)
@@ -60,7 +65,7 @@ def _open(root_fd: int, path: str, follow: bool, shown: str) -> int:
 def _source(stack: ExitStack, root_fd: int, raw: str, follow: bool, shown: str) -> _Source:
     contents_only = raw.endswith("/.") or raw == "."
     must_be_dir = raw.endswith("/") or contents_only
-    clean = posixpath.normpath("/" + raw)
+    clean = _clean(raw)
     if clean == "/" or follow or must_be_dir:
         fd = _open(root_fd, clean, True, shown)
         stack.callback(os.close, fd)
@@ -82,7 +87,7 @@ def _source(stack: ExitStack, root_fd: int, raw: str, follow: bool, shown: str) 
 
 def _destination(stack: ExitStack, root_fd: int, raw: str, source: _Source, shown: str) -> tuple[str, str | None]:
     """(directory to extract into, name the source takes there; None: as it comes)."""
-    clean = posixpath.normpath("/" + raw)
+    clean = _clean(raw)
     is_dir_source = stat.S_ISDIR(source.st.st_mode)
     try:
         fd = open_in_root(root_fd, clean, follow=True)
@@ -158,7 +163,7 @@ def extract_into(dst: Endpoint, stream: BinaryIO, *, same_owner: bool) -> None:
 
     with ExitStack() as stack:
         dfd = stack.enter_context(_root_fd(dst.root))
-        clean = posixpath.normpath("/" + dst.path)
+        clean = _clean(dst.path)
         try:
             fd = open_in_root(dfd, clean, follow=True, flags=os.O_PATH | os.O_DIRECTORY)
         except FileNotFoundError:
@@ -180,6 +185,45 @@ def split_target(arg: str) -> tuple[str | None, str]:
     return container, path
 
 
+@contextmanager
+def _container_side(store: Store, container: filesystem.ContainerFS, path: str, shown: str,
+                    writing: bool) -> Iterator[Endpoint]:
+    """Where ``path`` lives: in a volume or bind mount at or above it (its source directory, as
+    docker's cp reaches mounts), else in the container's own filesystem."""
+    mount = _mount_for(container, path)
+    if mount is not None:
+        source, rel, writable = mount
+        if writing and not writable:
+            raise Conflict("mounted volume is marked read-only")
+        yield Endpoint(source, rel, shown)
+        return
+    if writing and container.read_only:
+        raise Conflict("container rootfs is marked read-only")
+    with filesystem.mounted_rootfs(store, container) as root:
+        yield Endpoint(root, path, shown)
+
+
+def _mount_for(container: filesystem.ContainerFS, path: str) -> tuple[str, str, bool] | None:
+    """(source directory, path below it with ``path``'s trailing ``/`` or ``/.``, writable) of the
+    deepest mount point covering ``path``."""
+    clean = _clean(path)
+    best: tuple[str, dict] | None = None
+    for key, point in (container.mount_points or {}).items():
+        if not isinstance(point, dict) or not point.get("Source"):
+            continue
+        dest = posixpath.normpath(point.get("Destination") or key)
+        if (clean == dest or clean.startswith(dest.rstrip("/") + "/")) and (best is None or len(dest) > len(best[0])):
+            best = (dest, point)
+    if best is None:
+        return None
+    dest, point = best
+    rel = clean[len(dest):] or "/"
+    marker = "/." if path.endswith("/.") else "/" if path.endswith("/") else ""
+    if marker:
+        rel = rel.rstrip("/") + marker
+    return point["Source"], rel, bool(point.get("RW", True))
+
+
 def copy(store: Store, source: str, destination: str, *, archive: bool = False, follow_link: bool = False,
          stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
     """``cp SRC DEST``: exactly one side is ``CONTAINER:PATH``; ``-`` is a tar on stdin/stdout."""
@@ -193,8 +237,7 @@ def copy(store: Store, source: str, destination: str, *, archive: bool = False, 
         if not src_path:
             raise InvalidArgument("filepath cannot be empty")
         container = filesystem.resolve(store.paths, src_ctr)
-        with filesystem.mounted_rootfs(store, container) as root:
-            src = Endpoint(root, src_path, f"{src_ctr}:{src_path}")
+        with _container_side(store, container, src_path, f"{src_ctr}:{src_path}", writing=False) as src:
             if destination == "-":
                 if stdout is None:
                     raise InvalidArgument("no output stream for -")
@@ -205,10 +248,7 @@ def copy(store: Store, source: str, destination: str, *, archive: bool = False, 
     if not dst_path:
         raise InvalidArgument("filepath cannot be empty")
     container = filesystem.resolve(store.paths, dst_ctr)
-    if container.read_only:
-        raise Conflict("container rootfs is marked read-only")
-    with filesystem.mounted_rootfs(store, container) as root:
-        dst = Endpoint(root, dst_path, f"{dst_ctr}:{dst_path}")
+    with _container_side(store, container, dst_path, f"{dst_ctr}:{dst_path}", writing=True) as dst:
         if source == "-":
             if stdin is None:
                 raise InvalidArgument("no input stream for -")

@@ -45,6 +45,8 @@ class ContainerFS:
     init_id: str = ""
     #: HostConfig.ReadonlyRootfs (``--read-only``): ``cp`` into it is refused, as docker does
     read_only: bool = False
+    #: config.v2.json's MountPoints (destination → Source, Destination, RW, Type, Name, …)
+    mount_points: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def short_name(self) -> str:
@@ -90,6 +92,7 @@ def load(paths: DataRoot, container_id: str) -> ContainerFS:
         mount_id=_layer_dir_id(mount_id, container_id) if mount_id else "",
         init_id=_layer_dir_id(init_id, container_id) if init_id else "",
         read_only=bool(host_config.get("ReadonlyRootfs")),
+        mount_points=doc.get("MountPoints") or {},
     )
 
 
