@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from .build.executor import BuildOptions, BuildResult
     from .container.files import ContainerFiles
     from .container.service import ContainerService
+    from .image.explore import Explorer
     from .image.remove import ImageRemover
     from .image.transfer import ImageTransfer
     from .network.service import NetworkService
@@ -101,6 +102,14 @@ class Engine:
         from .container.files import ContainerFiles, pauser
 
         return ContainerFiles(self.images, pauser(self.containers))
+
+    @cached_property
+    def explorer(self) -> Explorer:
+        """The layer explorer: ``image layers|blame|diff|waste|tree`` over stored images and
+        saved archives."""
+        from .image.explore import Explorer
+
+        return Explorer(self.images)
 
     def disk_usage(self) -> DiskUsage:
         """``system df``: per-image shared and unique bytes, each layer counted once."""

@@ -27,11 +27,20 @@ class _GoBool(click.ParamType):
         return click.BOOL.convert(str(value).removeprefix("="), param, ctx)
 
 
-@click.group("image", cls=LazyGroup, lazy={
-        "save": "lamina.cli.transfer:save_cmd",
-        "load": "lamina.cli.transfer:load_cmd",
-        "build": "lamina.cli.build:build_cmd",
-    })
+#: image sub-commands that live in other modules, imported when run
+IMAGE_COMMANDS = {
+    "save": "lamina.cli.transfer:save_cmd",
+    "load": "lamina.cli.transfer:load_cmd",
+    "layers": "lamina.cli.explore:layers_cmd",
+    "blame": "lamina.cli.explore:blame_cmd",
+    "diff": "lamina.cli.explore:diff_cmd",
+    "waste": "lamina.cli.explore:waste_cmd",
+    "tree": "lamina.cli.explore:tree_cmd",
+    "build": "lamina.cli.build:build_cmd",
+}
+
+
+@click.group("image", cls=LazyGroup, lazy=IMAGE_COMMANDS)
 def image_group() -> None:
     """Manage images."""
 

@@ -200,6 +200,7 @@ class Store:
         ``system check`` leaves it alone; if this process dies, the next check removes it.
         """
         from ..archive.apply import apply_layer
+        from .fileindexes import index_new_layer
 
         cache_id = os.urandom(32).hex()
         lease.add_pending(cache_id)
@@ -215,6 +216,7 @@ class Store:
                     f"layer content does not match its DiffID: expected {expected_diff_id}, "
                     f"got {applied.diff_id}"
                 )
+            index_new_layer(tmp, str(applied.diff_id))  # in the entry before it is renamed in
             chain = next_chain_id(parent.chain_id if parent else None, applied.diff_id)
             size = tree_size(diff_dir) if self.driver.whiteouts == "overlay" else applied.size
             record = LayerRecord(chain, applied.diff_id, parent.chain_id if parent else None, size, cache_id)

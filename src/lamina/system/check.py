@@ -133,6 +133,8 @@ class StoreChecker:
             elif not s.driver.exists(record.cache_id):
                 out.append(Finding("layer with missing data", s.paths.layer(record.chain_id), record.cache_id))
 
+        out.extend(self._file_indexes(records))
+
         known_cache_ids = {r.cache_id for r in records} | mount_cache_ids | pending
         for cache_id in s.driver.list_ids():
             if cache_id not in known_cache_ids:
@@ -216,6 +218,23 @@ class StoreChecker:
                 out.append(Finding("--rm container left by a killed run", path, c.bare_name))
         return out
 
+    def _file_indexes(self, records) -> list[Finding]:
+        """Damaged layer file indexes (rebuilt by repair; a missing one is built on first
+        use) and the temporary files of a killed index writer inside layerdb entries."""
+        from ..store import fileindexes
+
+        out = []
+        for record in records:
+            entry = self.store.paths.layer(record.chain_id)
+            why = fileindexes.problem(self.store, record)
+            if why is not None:
+                out.append(Finding("damaged file index", os.path.join(entry, fileindexes.FILE_INDEX), why))
+            for name in _listdir(entry):
+                path = os.path.join(entry, name)
+                if name.startswith(TMP_PREFIX) and _stale_tmp(name, path):
+                    out.append(Finding("temporary file", path))
+        return out
+
     def _stale_mounts(self) -> list[Finding]:
         """Mounts lamina made (a layer's or a probe's ``merged``) that no running container
         owns: left by a process killed between mount and unmount."""
@@ -253,6 +272,11 @@ class StoreChecker:
             s.driver.remove(record.cache_id)
         elif finding.kind == "orphaned blob":
             s.blobs.remove(Digest("sha256", os.path.basename(finding.path)))
+        elif finding.kind == "damaged file index":
+            from ..store import fileindexes
+
+            chain = Digest("sha256", os.path.basename(os.path.dirname(finding.path)))
+            fileindexes.repair(s, s.layers.get(chain))
         elif finding.kind == "orphaned layer directory":
             s.driver.remove(os.path.basename(finding.path))
         elif finding.kind == "tag of a missing image":
