@@ -156,8 +156,9 @@ def path_history(indexes: Sequence[FileIndex], path: str) -> list[Event]:
             else:
                 events.append(Event(number, "changed" if exists else "added", pos=pos))
                 exists = True
-        elif not exists and len(index.under(path)) and _deleted_via_ancestor(index, ancestors + [path]) is None:
-            events.append(Event(number, "added"))
+        elif len(index.under(path)) and _deleted_via_ancestor(index, ancestors + [path]) is None:
+            # the layer holds the directory only because something below it changed
+            events.append(Event(number, "changed" if exists else "added"))
             exists = True
     return events
 

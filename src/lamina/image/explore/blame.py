@@ -1,5 +1,5 @@
 """``image blame``: for each path (or every path a glob matches, or everything under a directory
-with ``recursive``), the layer that added it, each later layer that changed it and the one
+with ``recursive``; a path without a leading ``/`` matches at any depth), the layer that added it, each later layer that changed it and the one
 that deleted it, with what made each layer and where the surviving version lies on disk."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def expand(image: ExploredImage, patterns: Iterable[str], recursive: bool) -> tu
     missing = []
     for pattern in patterns:
         before = len(found)
-        if any(c in _GLOB_CHARS for c in pattern):
+        if any(c in _GLOB_CHARS for c in pattern) or not pattern.startswith("/"):
             match = glob_matcher(pattern)
             roots = {p for index in indexes for p in index.paths if p and match(p)}
         else:
@@ -76,8 +76,13 @@ def expand(image: ExploredImage, patterns: Iterable[str], recursive: bool) -> tu
         found |= roots
         if recursive:
             for root in roots:
-                for index in indexes:
-                    found.update(index.paths[i] for i in index.under(root))
+                below = {index.paths[i] for index in indexes for i in index.under(root)}
+                found |= below
+                for path in below:  # directories only implied by what lies below them
+                    head = path.rpartition("/")[0]
+                    while len(head) > len(root) and head not in found:
+                        found.add(head)
+                        head = head.rpartition("/")[0]
         if len(found) == before and not roots:
             missing.append(pattern)
     return sorted(found), missing

@@ -209,9 +209,18 @@ def open_archive(path: str, name: str | None, tmp_dir: str, limits=None) -> Expl
             sizes.append(index.content_bytes)
         steps = steps_for(config, {})
         layers = _layers(steps, config.diff_ids, sizes, [layer.member for layer in image.layers])
-    shown = name or (image.tags[0] if image.tags else str(Digest.of_bytes(image.config_raw)))
+    shown = name or (_familiar(image.tags[0]) if image.tags else str(Digest.of_bytes(image.config_raw)))
     image_id = str(Digest.of_bytes(image.config_raw))
     return ExploredImage(shown, image_id, steps, layers, lambda info: indexes[info.number], on_disk=False)
+
+
+def _familiar(tag: str) -> str:
+    from ... import reference as refs
+
+    try:
+        return refs.parse(tag).familiar()
+    except InvalidArgument:
+        return tag
 
 
 def _pick(images, name: str | None, path: str):
