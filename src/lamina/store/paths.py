@@ -20,6 +20,8 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       image/<driver>/layerdb/sha256/<chain-id>/size             bytes in the layer's diff dir
       image/<driver>/layerdb/sha256/<chain-id>/cache-id         graph driver directory name
       image/<driver>/layerdb/sha256/<chain-id>/tar-split.json.gz how to rebuild the exact tar
+      image/<driver>/layerdb/sha256/<chain-id>/lamina-files     the layer's file index (a cache of
+                                                                 the tar-split; store.fileindexes)
       image/<driver>/layerdb/tmp/                               layer metadata being written
       image/<driver>/layerdb/mounts/<container-id>/{init-id,mount-id,parent}
       image/<driver>/repositories.json                          tags and digests

@@ -72,28 +72,25 @@ def docker_archive(steps: Sequence[StepSpec], tag: str) -> bytes:
 
 
 def commit_steps(engine, steps: Sequence[StepSpec], tag: str | None = None) -> list[Digest]:
-    """Store the steps as a chain of images, one per step, each the parent of the next, and
-    write the ``lamina-build`` record of the steps that have one. Returns the image IDs."""
+    """Commit the steps as a chain of images (``image.commit``, the path ``commit`` and
+    ``build`` take), one per step, each the parent of the next, and write the ``lamina-build``
+    record of the steps that have one. Returns the image IDs."""
+    from ..image.commit import CommitSpec, TarLayer, commit_image
     from ..image.explore.source import BUILD_RECORD
 
-    store = engine.store
     ids: list[Digest] = []
-    parent_layer = None
-    with store.lease() as lease:
-        for count in range(1, len(steps) + 1):
-            step = steps[count - 1]
-            if step.layer is not None:
-                parent_layer = store.create_layer(lease, parent_layer, io.BytesIO(step.layer))
-            image_id = store.register_image(canonical_json(_config(steps[:count])), ids[-1] if ids else None)
-            if step.build is not None:
-                dockerfile, line, instruction = step.build
-                meta = store.paths.imagedb_metadata(image_id)
-                os.makedirs(meta, exist_ok=True)
-                with open(os.path.join(meta, BUILD_RECORD), "w") as f:
-                    json.dump({"dockerfile": dockerfile, "line": line, "instruction": instruction}, f)
-            ids.append(image_id)
-    if tag is not None:
-        engine.images.tag(str(ids[-1]), tag)
+    for count, step in enumerate(steps, 1):
+        layer = TarLayer(io.BytesIO(step.layer)) if step.layer is not None else None
+        spec = CommitSpec(config={"Cmd": ["sh"]}, created_by=step.created_by, created=f"2024-01-01T00:00:{count:02d}Z")
+        last = count == len(steps)
+        image_id = commit_image(engine.images, ids[-1] if ids else None, layer, spec, tag if last else None)
+        if step.build is not None:
+            dockerfile, line, instruction = step.build
+            meta = engine.store.paths.imagedb_metadata(image_id)
+            os.makedirs(meta, exist_ok=True)
+            with open(os.path.join(meta, BUILD_RECORD), "w") as f:
+                json.dump({"dockerfile": dockerfile, "line": line, "instruction": instruction}, f)
+        ids.append(image_id)
     return ids
 
 
