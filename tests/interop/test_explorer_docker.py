@@ -108,7 +108,23 @@ def test_dockerd_on_a_lamina_root_with_file_indexes(busybox_tar, lamina):
         run = daemon.docker("run", "--rm", "--network", "none", "explorer/shared:v1", "ls", "/bin/busybox", check=False)
         assert run.returncode == 0, run.stderr.decode()
         assert "/bin/busybox" in run.stdout.decode()
-        daemon.docker("rmi", "explorer/shared:v1")
-        assert os.listdir(entries) == []  # dockerd removed the whole entry, lamina's file with it
+        # a layer dockerd itself stores (its own tar-split.json.gz, no lamina-files) ...
+        daemon.docker("run", "--name", "mk", "--network", "none", "explorer/shared:v1",
+                      "sh", "-c", "echo changed > /etc/motd; rm /etc/group; mkdir -p /srv/new")
+        daemon.docker("commit", "mk", "explorer/shared:v2")
+        daemon.docker("rm", "mk")
+        daemon.proc.terminate()
+        daemon.proc.wait(60)
+        # ... is indexed by lamina on first use, from docker's record
+        top = [json.loads(x) for x in lamina.run("image", "layers", "--format", "json", "explorer/shared:v2").out.splitlines()][-1]
+        assert top["Index"] == 2 and top["Files"] == 1  # etc/motd (a whiteout and dirs are not files)
+        changes = lamina.run("image", "diff", "explorer/shared:v2", "--layer", "2").out.splitlines()
+        assert {"C /etc", "D /etc/group", "A /etc/motd", "A /srv/new"} <= set(changes)
+        blame = lamina.run("image", "blame", "explorer/shared:v2", "/etc/group").out
+        assert "/etc/group: added in layer 1" in blame and "deleted in layer 2 by a whiteout" in blame
+        assert lamina.run("system", "check").returncode == 0
+        daemon.start()
+        daemon.docker("rmi", "explorer/shared:v2", "explorer/shared:v1")
+        assert os.listdir(entries) == []  # dockerd removed the whole entries, lamina's files with them
     finally:
         daemon.stop()

@@ -218,7 +218,7 @@ def tree_cmd(ctx, name, path, depth, layer, archive, fmt):
     upto = image.check_layer(layer) if layer is not None else len(image.layers)
     root = "/".join(p for p in path.split("/") if p not in ("", "."))
     try:
-        top = analysis.merged_tree(image.indexes(upto), root)
+        top = analysis.merged_tree(image.indexes(upto), root, depth)
     except KeyError:
         raise NotFound(f"{path}: no such path in {image.name}" + (f" at layer {upto}" if layer else "")) from None
     nodes = list(_walk(top, depth))
