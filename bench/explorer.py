@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,7 +39,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from _common import compare, ensure_bytecode, run, timed  # noqa: E402
+from _common import ensure_bytecode, run, timed  # noqa: E402
 
 from lamina import Engine  # noqa: E402
 from lamina.cli import launcher  # noqa: E402
@@ -64,6 +65,28 @@ FIND_WASTE_AWK = r"""
 }
 END { print wasted + 0 }
 """
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def compare(name: str, runs: int, lamina, peer, peer_name: str) -> None:
+    """``_common.compare`` plus the CPU time of the child processes: on a machine shared with
+    other work the wall clock swings with the run queue, CPU seconds much less."""
+    walls: dict[str, list[float]] = {"lamina": [], "peer": []}
+    cpus: dict[str, list[float]] = {"lamina": [], "peer": []}
+    for i in range(runs):
+        order = [("lamina", lamina), ("peer", peer)] if i % 2 == 0 else [("peer", peer), ("lamina", lamina)]
+        for who, fn in order:
+            cpu = _cpu()
+            walls[who].append(timed(fn))
+            cpus[who].append(_cpu() - cpu)
+    a, b = statistics.median(walls["lamina"]), statistics.median(walls["peer"])
+    ca, cb = statistics.median(cpus["lamina"]), statistics.median(cpus["peer"])
+    print(f"{name:<40} lamina {a:7.3f}s ({ca:.3f}s cpu)   {peer_name} {b:7.3f}s ({cb:.3f}s cpu)   "
+          f"ratio {a / b:5.2f} (cpu {ca / max(cb, 1e-3):5.2f})", flush=True)
 
 
 def debian_rootfs() -> str:

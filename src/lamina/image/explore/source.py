@@ -56,7 +56,8 @@ class Step:
         """What made the step, shortest honest form: the Dockerfile instruction lamina recorded,
         else docker's ``created_by`` without its shell wrapping."""
         if self.build is not None:
-            return self.build.instruction
+            # one line: a continued instruction (``COPY a \\`` newline ``b``) reads as it runs
+            return " ".join(self.build.instruction.replace("\\\n", " ").split())
         return short_instruction(self.created_by)
 
 
