@@ -41,8 +41,8 @@ def built(lamina, busybox_tar, tmp_path):
 def test_seed_000_table_from_one_command(built, lamina):
     rows = [json.loads(x) for x in lamina.run("image", "layers", "--format", "json", built).out.splitlines()]
     by_line = {int(r["Source"].split(":")[1]): r for r in rows if r["Source"]}
-    assert set(by_line) == {2, 3, 5, 6, 7}
-    assert by_line[3]["Index"] is None and by_line[7]["Index"] is None  # ENV and CMD: metadata only
+    assert set(by_line) == {2, 3, 5, 6, 8}
+    assert by_line[3]["Index"] is None and by_line[8]["Index"] is None  # ENV and CMD: metadata only
     assert by_line[6]["CreatedBy"].startswith("COPY docker-php-entrypoint")
     for line, path in ADDED.items():
         row = by_line[line]

@@ -58,7 +58,7 @@ class Step:
         if self.build is not None:
             # one line: a continued instruction (``COPY a \\`` newline ``b``) reads as it runs
             return " ".join(self.build.instruction.replace("\\\n", " ").split())
-        return short_instruction(self.created_by)
+        return short_instruction(self.created_by) or self.comment  # import: "Imported from -"
 
 
 @dataclass(frozen=True)
