@@ -277,8 +277,8 @@ SLOW = {
 }
 
 #: slow modules a command still loads, until its records stop being dataclasses (the list may
-#: only shrink: ``container.filesystem`` and ``container.changes`` for ``diff``)
-STILL_SLOW = {("diff", "c1"): {"dataclasses", "inspect", "ast", "typing", "importlib"}}
+#: only shrink)
+STILL_SLOW: dict[tuple[str, ...], set[str]] = {}
 
 #: what the dispatcher itself loads before any command
 DISPATCH = {"lamina", "lamina.cli", "lamina.cli.entry", "lamina.cli.fast", "lamina.cli.lean", "lamina.cli.lean.args"}

@@ -26,7 +26,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+
+from ..value import Value
 
 __all__ = ["Change", "overlay_changes", "tree_changes"]
 
@@ -34,10 +35,15 @@ _OPAQUE = "trusted.overlay.opaque"
 _CAPABILITY = "security.capability"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(Value):
+    """One line of ``container diff``."""
+
+    __slots__ = ("kind", "path")
     kind: str  # "A", "C" or "D"
     path: str  # absolute in the container: "/etc/passwd"
+
+    def __init__(self, kind: str, path: str) -> None:
+        self._init(kind=kind, path=path)
 
     def line(self) -> str:
         return f"{self.kind} {self.path}"
