@@ -239,7 +239,7 @@ def test_index_requires_its_manifests_and_negotiates(reg):
     assert status == 201
     bad = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{**child, "digest": "sha256:" + "2" * 64}]}).encode()
     status, _, body = reg.req("PUT", "/v2/idx/manifests/broken", data=bad, headers={"Content-Type": OCI_INDEX})
-    assert status == 400 and reg.code(body) == "MANIFEST_UNKNOWN"
+    assert status == 400 and reg.code(body) == "MANIFEST_BLOB_UNKNOWN"  # the spec's code for a missing child
     # a client that cannot read indexes gets the linux/amd64 image
     status, h, body = reg.req("GET", "/v2/idx/manifests/multi", headers={"Accept": DOCKER_MANIFEST})
     assert status == 200 and body == raw and h["Content-Type"] == DOCKER_MANIFEST

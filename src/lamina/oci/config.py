@@ -36,6 +36,9 @@ def load_object(raw: bytes, what: str) -> dict:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"malformed {what}: {exc}") from None
+    except RecursionError:
+        # hostile nesting ("[[[[…" ten thousand deep) is bad input, not a crash
+        raise InvalidArgument(f"malformed {what}: nested too deeply") from None
     if not isinstance(doc, dict):
         raise InvalidArgument(f"malformed {what}: not a JSON object")
     return doc

@@ -111,11 +111,18 @@ def _policy_middleware(ctx: Context, access) -> Callable:
             if exc.status == 405 and is_api:
                 return _error_response(RegistryError("UNSUPPORTED", f"{request.method} is not supported here", status=405))
             raise
-        except (ConnectionResetError, OSError) as exc:
-            if isinstance(exc, ConnectionResetError):
-                raise
+        except ConnectionResetError:
+            # the client went away (a cut upload, a cancelled pull): routine on a registry, so
+            # one line, not a traceback; an upload keeps what arrived and can be resumed
+            log.warning("client closed the connection during %s %s", request.method, request.path)
+            return _error_response(RegistryError("BLOB_UPLOAD_INVALID", "connection closed by the client"))
+        except OSError as exc:
             log.exception("storage error while serving %s %s", request.method, request.path)
             return _error_response(RegistryError("UNKNOWN", f"storage error: {exc.strerror or exc}", status=500))
+        except Exception:
+            # a bug: the client still gets the spec's JSON error, the log keeps the traceback
+            log.exception("unexpected error while serving %s %s", request.method, request.path)
+            return _error_response(RegistryError("UNKNOWN", "internal error", status=500))
         if is_api:
             response.headers.update(API_VERSION)
         return response

@@ -46,7 +46,7 @@ def _references(raw: bytes) -> tuple[list[Digest], list[Digest], Digest | None]:
     """(blobs, child manifests, subject) named by a manifest or index."""
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [], [], None
     if not isinstance(doc, dict):
         return [], [], None

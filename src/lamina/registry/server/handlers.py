@@ -101,18 +101,27 @@ def _paginate(request: web.Request, items: list[str], path: str) -> tuple[list[s
     return page, headers
 
 
+def json_body(doc: Any, *, headers: dict[str, str] | None = None, media_type: str = "application/json") -> web.Response:
+    """A JSON answer whose Content-Type is exactly ``media_type``: aiohttp's json_response
+    appends ``; charset=utf-8``, which the spec's referrers check (and strict clients) refuse."""
+    import json
+
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    return web.Response(body=body, headers={**(headers or {}), "Content-Type": media_type})
+
+
 class BaseHandler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     async def get(self, request: web.Request) -> web.Response:
-        return web.json_response({})
+        return json_body({})
 
 
 class CatalogHandler(BaseHandler):
     async def get(self, request: web.Request) -> web.Response:
         names, headers = _paginate(request, self.ctx.registry.catalog(), "/v2/_catalog")
-        return web.json_response({"repositories": names}, headers=headers)
+        return json_body({"repositories": names}, headers=headers)
 
 
 class TagsHandler(BaseHandler):
@@ -120,7 +129,7 @@ class TagsHandler(BaseHandler):
         name = _name(request)
         _require_repo(self.ctx, name)
         tags, headers = _paginate(request, self.ctx.registry.tags(name), f"/v2/{name}/tags/list")
-        return web.json_response({"name": name, "tags": tags}, headers=headers)
+        return json_body({"name": name, "tags": tags}, headers=headers)
 
 
 def _accepts(request: web.Request) -> list[str]:
@@ -385,7 +394,7 @@ class ReferrersHandler(BaseHandler):
             descriptors.append(desc)
         headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
         body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
-        return web.json_response(body, headers=headers, content_type=mt.OCI_INDEX)
+        return json_body(body, headers=headers, media_type=mt.OCI_INDEX)
 
 
 def _referrer_descriptor(stored: StoredManifest) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def manifest_media_type(raw: bytes, declared: str | None) -> str:
     """The media type a stored manifest is served with: its own, else what it looks like."""
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return declared or mt.OCI_MANIFEST
     if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str):
         return doc["mediaType"]
@@ -102,6 +102,30 @@ def manifest_media_type(raw: bytes, declared: str | None) -> str:
     if isinstance(doc, dict) and doc.get("schemaVersion") == 1:
         return mt.DOCKER_SCHEMA1_SIGNED if "signatures" in doc else mt.DOCKER_SCHEMA1
     return declared or mt.OCI_MANIFEST
+
+
+def parse_pushed_manifest(raw: bytes, content_type: str | None) -> Manifest | Index:
+    """A pushed body as a manifest or index, or MANIFEST_INVALID (400) — whatever is wrong
+    with it. The parser is the boundary with hostile input: any exception it raises (deep
+    nesting's RecursionError, a type it did not expect) is the client's fault, never a 500."""
+    declared = content_type.split(";")[0].strip() if content_type else None
+    if declared not in MANIFEST_TYPES:
+        declared = None  # docker sends its own types; anything else we judge by the body
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise RegistryError("MANIFEST_INVALID", "manifest is not valid JSON") from None
+    if isinstance(doc, dict) and doc.get("schemaVersion") == 1:
+        raise RegistryError("MANIFEST_INVALID", "schema 1 manifests are not accepted; push schema 2 or OCI")
+    try:
+        parsed = parse_manifest_or_index(raw, declared)
+    except InvalidArgument as exc:
+        raise RegistryError("MANIFEST_INVALID", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise RegistryError("MANIFEST_INVALID", f"malformed manifest: {type(exc).__name__}") from None
+    if content_type and declared is None and content_type.split(";")[0].strip() in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
+        raise RegistryError("MANIFEST_INVALID", "Content-Type does not match the manifest")
+    return parsed
 
 
 class Registry:
@@ -211,30 +235,20 @@ class Registry:
         """Parse and check a pushed manifest: media types agree, everything it names exists."""
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError("SIZE_INVALID", f"manifest is larger than {MAX_MANIFEST_BYTES} bytes", status=413)
-        declared = content_type.split(";")[0].strip() if content_type else None
-        if declared not in MANIFEST_TYPES:
-            declared = None  # docker sends its own types; anything else we judge by the body
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise RegistryError("MANIFEST_INVALID", "manifest is not valid JSON") from None
-        if isinstance(doc, dict) and doc.get("schemaVersion") == 1:
-            raise RegistryError("MANIFEST_INVALID", "schema 1 manifests are not accepted; push schema 2 or OCI")
-        try:
-            parsed = parse_manifest_or_index(raw, declared)
-        except InvalidArgument as exc:
-            raise RegistryError("MANIFEST_INVALID", str(exc)) from None
-        if content_type and declared is None and content_type.split(";")[0].strip() in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
-            raise RegistryError("MANIFEST_INVALID", "Content-Type does not match the manifest")
+        parsed = parse_pushed_manifest(raw, content_type)
         self._check_references(name, parsed)
         return parsed
 
     def _check_references(self, name: str, parsed: Manifest | Index) -> None:
+        """Every blob and child manifest must be in the repository, except layers that are
+        never distributed (non-distributable and Docker foreign layers): the spec accepts
+        those without their blobs. Both kinds of absence answer the spec's code,
+        MANIFEST_BLOB_UNKNOWN."""
         missing = []
         if isinstance(parsed, Manifest):
             for desc in (parsed.config, *parsed.layers):
-                if desc.urls and desc.media_type in (mt.DOCKER_FOREIGN_LAYER,):
-                    continue  # foreign layers live elsewhere by definition
+                if desc.media_type in mt.NONDISTRIBUTABLE_LAYERS:
+                    continue
                 if not self.repo_has_blob(name, desc.digest):
                     missing.append(desc.digest)
         else:
@@ -242,9 +256,8 @@ class Registry:
                 if self._read_link(paths.revision_link(name, desc.digest)) != desc.digest:
                     missing.append(desc.digest)
         if missing:
-            code = "MANIFEST_BLOB_UNKNOWN" if isinstance(parsed, Manifest) else "MANIFEST_UNKNOWN"
-            status = 400
-            raise RegistryError(code, f"{'blob' if code == 'MANIFEST_BLOB_UNKNOWN' else 'manifest'} unknown to registry: {missing[0]}", detail={"digest": str(missing[0])}, status=status)
+            what = "blob" if isinstance(parsed, Manifest) else "manifest"
+            raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"{what} unknown to registry: {missing[0]}", detail={"digest": str(missing[0])})
 
     def put_manifest(self, name: str, raw: bytes, parsed: Manifest | Index, d: Digest, tag: str | None) -> None:
         with self.gc_lock.shared():
