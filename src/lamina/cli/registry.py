@@ -68,12 +68,22 @@ def serve_cmd(config_path, addr, root, read_only, delete_enabled):
 @click.option("--root", default=None, help="Storage root (storage.filesystem.rootdirectory)")
 @click.option("-d", "--dry-run", is_flag=True, help="Only print what would be deleted")
 @click.option("-m", "--delete-untagged", is_flag=True, help="Also delete manifests that no tag reaches")
-def gc_cmd(config_path, root, dry_run, delete_untagged):
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="Keep what a push touched within this long (Go duration): pushes idle for less are safe",
+)
+def gc_cmd(config_path, root, dry_run, delete_untagged, grace):
     """Delete blobs no manifest references (safe while the registry serves pushes)."""
+    from ..format.units import parse_go_duration
     from ..registry.server.gc import collect
 
     config = _config(config_path, root=root)
-    report = collect(config.root, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
+    grace_seconds = parse_go_duration(grace)
+    if grace_seconds < 0:
+        raise InvalidArgument(f"invalid --grace {grace!r}: must not be negative")
+    report = collect(config.root, grace=grace_seconds, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
     verb = "would be" if dry_run else "were"
     click.echo(
         f"\n{report.marked} blobs marked, {len(report.swept)} blobs and {len(report.manifests_deleted)} manifests "

@@ -1,19 +1,27 @@
 """Garbage collection: mark every blob a manifest reaches, sweep the rest — safely online.
 
 Distribution's collector must run with the registry read-only: a blob uploaded while it marks
-is unreferenced at that moment and gets swept under the pushing client. This one may run while
-the registry serves pushes, by two rules:
+is unreferenced at that moment and gets swept under the pushing client. A client uploads a
+push's layers seconds (over a slow link, hours) before the manifest that references them, so
+"unreferenced" is not "garbage" until the push is over. This collector may run while any number
+of instances serve pushes, by three rules (GitLab's online GC review delay, made per push):
 
-* **time**: marking starts at ``T0``; a blob whose data was written or touched at or after
-  ``T0`` is never swept. The server touches a blob whenever it becomes reachable (upload
-  completed, mounted, referenced by a pushed manifest).
-* **lock**: the server does those touch-and-link steps under the shared side of the registry's
-  GC lock; the collector re-checks a blob's time and deletes it under the exclusive side. So a
+* **grace**: an unreferenced blob is swept only once nothing has touched it for ``grace``
+  seconds (24 h by default, as GitLab's review delay). The server touches a blob whenever a
+  push uses it: upload completed, mounted, checked by HEAD (a client that finds a layer
+  present skips uploading it), referenced by a pushed manifest.
+* **pushes in progress**: a repository with push activity within ``grace`` (an upload
+  receiving data, a layer linked or checked) keeps every blob linked into it. So a push of any
+  duration is safe as long as it makes progress: its first layer is protected while its last
+  one is still uploading, and the manifest follows the last layer within seconds.
+* **lock**: the server does its touch-and-link steps under the shared side of the registry's
+  GC lock; the collector re-checks a blob's times and deletes it under the exclusive side. So a
   link either happens before the re-check (the blob is recent: kept) or after the delete (the
   server sees the blob missing and the client uploads it again) — never in between.
 
 ``delete_untagged`` also removes manifests that no tag reaches (directly, through an index, or
-as a referrer of a reachable subject), as Distribution's ``--delete-untagged`` does.
+as a referrer of a reachable subject), as Distribution's ``--delete-untagged`` does, with the
+same grace for manifests pushed by digest whose tag or index is on its way.
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ from .storage import FilesystemDriver, PathNotFound
 
 __all__ = ["collect", "GCReport"]
 
-#: filesystem timestamps can lag the clock a little; stay on the safe side
+#: filesystem and object-store timestamps can lag the clock a little; stay on the safe side
 _SLACK = 2.0
+#: GitLab's default review delay
+DEFAULT_GRACE = 24 * 3600.0
 
 
 @dataclass
@@ -40,6 +50,7 @@ class GCReport:
     swept: list[Digest] = field(default_factory=list)
     manifests_deleted: list[tuple[str, Digest]] = field(default_factory=list)
     skipped_recent: int = 0
+    active_repositories: list[str] = field(default_factory=list)
 
 
 def _references(raw: bytes) -> tuple[list[Digest], list[Digest], Digest | None]:
@@ -106,19 +117,56 @@ def _all_blobs(registry: Registry):
                     yield Digest.parse(text)
 
 
+def _push_activity(registry: Registry, name: str) -> tuple[float, dict[Digest, str]]:
+    """The newest push activity in ``name`` (layer links, upload data) and its layer links."""
+    driver = registry.driver
+    newest = 0.0
+    links: dict[Digest, str] = {}
+    for root in (paths.layers_root(name), paths.uploads_root(name)):
+        try:
+            files = list(driver.walk(root))
+        except PathNotFound:
+            continue
+        for info in files:
+            newest = max(newest, info.mtime)
+            parts = info.path.rsplit("/", 3)
+            if root.endswith("_layers") and parts[-1] == "link":
+                text = f"{parts[-3]}:{parts[-2]}"
+                if Digest.is_valid(text):
+                    links[Digest.parse(text)] = info.path
+    return newest, links
+
+
+def _mtime(registry: Registry, path: str) -> float:
+    try:
+        return registry.driver.stat(path).mtime
+    except PathNotFound:
+        return 0.0
+
+
 def collect(
-    root: str,
+    target: str | Registry,
     *,
+    grace: float = DEFAULT_GRACE,
     dry_run: bool = False,
     delete_untagged: bool = False,
     say: Callable[[str], None] = lambda _line: None,
 ) -> GCReport:
-    registry = Registry(FilesystemDriver(root))
+    """Mark and sweep ``target`` (a filesystem root or a :class:`Registry` on any driver)."""
+    registry = target if isinstance(target, Registry) else Registry(FilesystemDriver(target))
     report = GCReport()
-    started = time.time()
+    cutoff = time.time() - grace - _SLACK
     marked: set[Digest] = set()
+    links_of: dict[Digest, list[str]] = {}
     for name in registry.catalog():
         say(f"{name}")
+        activity, links = _push_activity(registry, name)
+        for blob, link in links.items():
+            links_of.setdefault(blob, []).append(link)
+        if activity >= cutoff:
+            # a push may be in progress here: everything it linked stays until it is over
+            report.active_repositories.append(name)
+            marked.update(links)
         revisions: dict[Digest, bytes] = {}
         for d in registry.revisions(name):
             stored = registry.get_manifest(name, d)
@@ -127,8 +175,9 @@ def collect(
         keep = _reachable(registry, name, revisions) if delete_untagged else set(revisions)
         for d, raw in revisions.items():
             if d not in keep:
-                if registry.driver.stat(paths.blob_data(d)).mtime >= started - _SLACK:
-                    keep.add(d)  # pushed while we were marking: its tag may be on its way
+                recent = max(_mtime(registry, paths.blob_data(d)), _mtime(registry, paths.revision_link(name, d)))
+                if recent >= cutoff or activity >= cutoff:
+                    keep.add(d)  # pushed lately: its tag or index may be on its way
                 else:
                     say(f"{name}: manifest eligible for deletion: {d}")
                     report.manifests_deleted.append((name, d))
@@ -147,11 +196,9 @@ def collect(
         if blob in marked:
             continue
         with registry.gc_lock.exclusive():
-            try:
-                mtime = registry.driver.stat(paths.blob_data(blob)).mtime
-            except PathNotFound:
-                mtime = 0.0  # a directory without data: debris, sweep it
-            if mtime >= started - _SLACK:
+            # re-checked at deletion: a push may have touched it since marking began
+            recent = max([_mtime(registry, paths.blob_data(blob))] + [_mtime(registry, link) for link in links_of.get(blob, [])])
+            if recent >= cutoff:
                 report.skipped_recent += 1
                 continue
             say(f"blob eligible for deletion: {blob}")

@@ -262,6 +262,8 @@ class BlobsHandler(BaseHandler):
             "Accept-Ranges": "bytes",
         }
         local = self.ctx.registry.blob_local_path(d)
+        if request.method == "HEAD" and not self.ctx.read_only:
+            self.ctx.registry.note_push_check(name, d)
         if request.method == "GET" and "Range" not in request.headers:
             size = self.ctx.registry.blob_size(d) or 0
             self.ctx.notify(request, "pull", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})

@@ -158,6 +158,17 @@ class Registry:
             linked = self._read_link(paths.revision_link(name, d)) == d
         return linked and self.blob_size(d) is not None
 
+    def note_push_check(self, name: str, d: Digest) -> None:
+        """A client asked whether ``name`` has blob ``d`` (HEAD): it is about to skip uploading
+        it and reference it from a manifest, so refresh the link garbage collection reads."""
+        with self.gc_lock.shared():
+            for link in (paths.layer_link(name, d), paths.revision_link(name, d)):
+                try:
+                    self.driver.touch(link)
+                    return
+                except PathNotFound:
+                    continue
+
     def link_blob(self, name: str, d: Digest) -> None:
         """Make a stored blob visible in ``name`` (after an upload or a mount)."""
         with self.gc_lock.shared():
@@ -276,8 +287,10 @@ class Registry:
             if parsed.subject is not None:
                 self._write_link(paths.referrer_link(name, parsed.subject.digest, d), d)
             if tag is not None:
-                self._write_link(paths.tag_index(name, tag, d), d)
+                # current/link first: a crash between the two leaves a tag that resolves (its
+                # index entry is only history); the other order could list a tag that 404s
                 self._write_link(paths.tag_current(name, tag), d)
+                self._write_link(paths.tag_index(name, tag, d), d)
 
     def delete_manifest(self, name: str, d: Digest) -> bool:
         """Remove a revision and every tag pointing at it (Distribution's semantics)."""
@@ -307,11 +320,19 @@ class Registry:
         return True
 
     def tags(self, name: str) -> list[str]:
+        """Tags that resolve to a manifest of ``name``: a directory left by a crash (or a
+        writer of another implementation) without a usable current link is not listed."""
         try:
             children = self.driver.list(paths.tags_root(name))
         except PathNotFound:
             return []
-        return sorted(c.rsplit("/", 1)[1] for c in children)
+        out = []
+        for child in children:
+            tag = child.rsplit("/", 1)[1]
+            d = self.resolve_tag(name, tag)
+            if d is not None and self._read_link(paths.revision_link(name, d)) == d:
+                out.append(tag)
+        return sorted(out)
 
     def revisions(self, name: str) -> list[Digest]:
         out = []
