@@ -47,7 +47,8 @@ def serve_cmd(config_path, addr, root, read_only, delete_enabled):
     access_logger = logging.getLogger("lamina.registry.access")
     host, port = config.host_port
     scheme = "https" if ssl_context else "http"
-    click.echo(f"lamina registry listening on {scheme}://{host}:{port} (storage: {config.root})", err=True)
+    where = config.root if config.storage_driver == "filesystem" else f"s3://{config.storage_params.get('bucket')}"
+    click.echo(f"lamina registry listening on {scheme}://{host}:{port} (storage: {where})", err=True)
     try:
         web.run_app(
             app,
@@ -78,12 +79,14 @@ def gc_cmd(config_path, root, dry_run, delete_untagged, grace):
     """Delete blobs no manifest references (safe while the registry serves pushes)."""
     from ..format.units import parse_go_duration
     from ..registry.server.gc import collect
+    from ..registry.server.registry import Registry
+    from ..registry.server.storage import driver_from_config
 
     config = _config(config_path, root=root)
     grace_seconds = parse_go_duration(grace)
     if grace_seconds < 0:
         raise InvalidArgument(f"invalid --grace {grace!r}: must not be negative")
-    report = collect(config.root, grace=grace_seconds, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
+    report = collect(Registry(driver_from_config(config)), grace=grace_seconds, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
     verb = "would be" if dry_run else "were"
     click.echo(
         f"\n{report.marked} blobs marked, {len(report.swept)} blobs and {len(report.manifests_deleted)} manifests "

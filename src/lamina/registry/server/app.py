@@ -33,7 +33,7 @@ from .handlers import (
     UploadsHandler,
 )
 from .registry import Registry
-from .storage import FilesystemDriver
+from .storage import driver_from_config
 from .uploads import UploadStore
 
 __all__ = ["make_app", "ROUTES", "AccessLogger"]
@@ -171,8 +171,8 @@ class AccessLogger(AbstractAccessLogger):
 
 def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes: list | None = None) -> web.Application:
     """The aiohttp application for ``config``'s storage and policy."""
-    registry = Registry(FilesystemDriver(config.root))
-    ctx = Context(registry, UploadStore(registry), config.delete_enabled, config.read_only, notifier)
+    registry = Registry(driver_from_config(config))
+    ctx = Context(registry, UploadStore(registry), config.delete_enabled, config.read_only, notifier, redirect=config.redirect)
     app = web.Application(middlewares=[_policy_middleware(ctx, access)], client_max_size=1 << 40)
     instances: dict[type, object] = {}
     for method, path, cls, attr in ROUTES:

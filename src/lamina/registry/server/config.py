@@ -5,8 +5,10 @@
     version: 0.1
     http: {addr: ":5000", tls: {certificate: cert.pem, key: key.pem}}
     storage:
-      filesystem: {rootdirectory: /var/lib/registry}
+      filesystem: {rootdirectory: /var/lib/registry}   # or s3: {bucket: …, regionendpoint: …}
       delete: {enabled: true}
+      redirect: {disable: false}
+      cache: {blobdescriptor: inmemory}
       maintenance: {readonly: {enabled: false}}
     auth: {htpasswd: {realm: lamina, path: htpasswd}}
     notifications: {endpoints: [{name: hook, url: "http://127.0.0.1:9000/events"}]}
@@ -14,7 +16,8 @@
 
 Any key can be set from the environment the way Distribution allows:
 ``REGISTRY_HTTP_ADDR=127.0.0.1:5000``, ``REGISTRY_STORAGE_DELETE_ENABLED=true`` — ``REGISTRY_``
-then the path of keys in upper case joined by ``_``.
+then the path of keys in upper case joined by ``_``; ``REGISTRY_STORAGE=s3`` switches the
+driver (the file's driver section is dropped, ``REGISTRY_STORAGE_S3_*`` fill the new one).
 """
 
 from __future__ import annotations
@@ -46,6 +49,16 @@ class RegistryConfig:
     notifications: Mapping[str, Any] = field(default_factory=dict)
     access_log: bool = True
     config_dir: str = "."
+    #: the storage driver's name and its section (filesystem: root above; s3: S3Params)
+    storage_driver: str = "filesystem"
+    storage_params: Mapping[str, Any] = field(default_factory=dict)
+    #: blob GETs go to the storage's presigned URL when it has one (storage.redirect.disable)
+    redirect: bool = True
+    #: storage.cache.blobdescriptor ("" none, "inmemory", "redis") and the redis section
+    blobdescriptor_cache: str = ""
+    redis: Mapping[str, Any] = field(default_factory=dict)
+    #: http.debug.addr: /debug/health and /metrics
+    debug_addr: str | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -56,10 +69,21 @@ class RegistryConfig:
             raise InvalidArgument(f"invalid http.addr {self.addr!r}: want HOST:PORT or :PORT") from None
 
 
+#: the keys of ``storage`` that are settings, not a driver's section
+_STORAGE_SETTINGS = ("delete", "maintenance", "cache", "redirect")
+DRIVERS = ("filesystem", "s3")
+
+
 def _env_overrides(doc: dict, env: Mapping[str, str]) -> None:
     """Apply REGISTRY_A_B_C=value onto doc[a][b][c], matching existing keys case-insensitively."""
+    driver = env.get("REGISTRY_STORAGE")
+    if driver:
+        storage = doc.get("storage") if isinstance(doc.get("storage"), dict) else {}
+        kept = {k: v for k, v in storage.items() if k in _STORAGE_SETTINGS}
+        kept[driver] = storage.get(driver) if isinstance(storage.get(driver), dict) else {}
+        doc["storage"] = kept
     for key, value in sorted(env.items()):
-        if not key.startswith("REGISTRY_") or key == "REGISTRY_CONFIGURATION_PATH":
+        if not key.startswith("REGISTRY_") or key in ("REGISTRY_CONFIGURATION_PATH", "REGISTRY_STORAGE"):
             continue
         parts = key[len("REGISTRY_") :].lower().split("_")
         _set_path(doc, parts, yaml.safe_load(value) if value else value)
@@ -121,7 +145,19 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None, *
         config_dir = os.path.dirname(os.path.abspath(path))
     _env_overrides(doc, env)
     storage = _get(doc, "storage", default={}) or {}
+    drivers = [k for k in storage if k not in _STORAGE_SETTINGS]
+    if len(drivers) > 1:
+        raise InvalidArgument(f"invalid registry configuration: storage must name one driver, not {', '.join(sorted(drivers))}")
+    driver = drivers[0] if drivers else "filesystem"
+    if driver not in DRIVERS:
+        raise InvalidArgument(f"invalid registry configuration: storage driver {driver!r} is not supported (use {' or '.join(DRIVERS)})")
+    params = _get(storage, driver, default={}) or {}
+    if not isinstance(params, dict):
+        raise InvalidArgument(f"invalid registry configuration: storage.{driver} must be a mapping")
     root = _get(storage, "filesystem", "rootdirectory", default=DEFAULT_ROOT)
+    cache = str(_get(storage, "cache", "blobdescriptor", default="") or "")
+    if cache not in ("", "inmemory", "redis"):
+        raise InvalidArgument(f"invalid registry configuration: storage.cache.blobdescriptor {cache!r} (use inmemory or redis)")
     config = RegistryConfig(
         addr=str(_get(doc, "http", "addr", default=DEFAULT_ADDR)),
         root=os.path.join(config_dir, root) if not os.path.isabs(str(root)) else str(root),
@@ -133,6 +169,12 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None, *
         notifications=_get(doc, "notifications", default={}) or {},
         access_log=not _bool(_get(doc, "log", "accesslog", "disabled", default=False), "log.accesslog.disabled"),
         config_dir=config_dir,
+        storage_driver=driver,
+        storage_params=params,
+        redirect=not _bool(_get(storage, "redirect", "disable", default=False), "storage.redirect.disable"),
+        blobdescriptor_cache=cache,
+        redis=_get(doc, "redis", default={}) or {},
+        debug_addr=_get(doc, "http", "debug", "addr"),
     )
     values = {k: v for k, v in overrides.items() if v is not None}
     if values:

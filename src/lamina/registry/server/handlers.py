@@ -18,6 +18,7 @@ from aiohttp import web
 from ...digest import Digest
 from ...oci import mediatypes as mt
 from ...oci.model import Index, Manifest
+from . import paths
 from .errors import RegistryError
 from .registry import (
     MAX_MANIFEST_BYTES,
@@ -46,6 +47,8 @@ class Context:
     delete_enabled: bool
     read_only: bool
     notifier: Any = None
+    #: send blob GETs to the storage's own URL when it has one (storage.redirect.disable: false)
+    redirect: bool = True
 
     def notify(self, request: web.Request, action: str, name: str, desc: dict[str, Any], tag: str | None = None) -> None:
         if self.notifier is None:
@@ -120,15 +123,16 @@ class BaseHandler:
 
 class CatalogHandler(BaseHandler):
     async def get(self, request: web.Request) -> web.Response:
-        names, headers = _paginate(request, self.ctx.registry.catalog(), "/v2/_catalog")
+        names, headers = _paginate(request, await self.ctx.registry.call(self.ctx.registry.catalog), "/v2/_catalog")
         return json_body({"repositories": names}, headers=headers)
 
 
 class TagsHandler(BaseHandler):
     async def get(self, request: web.Request) -> web.Response:
         name = _name(request)
-        _require_repo(self.ctx, name)
-        tags, headers = _paginate(request, self.ctx.registry.tags(name), f"/v2/{name}/tags/list")
+        call = self.ctx.registry.call
+        await call(_require_repo, self.ctx, name)
+        tags, headers = _paginate(request, await call(self.ctx.registry.tags, name), f"/v2/{name}/tags/list")
         return json_body({"name": name, "tags": tags}, headers=headers)
 
 
@@ -178,8 +182,9 @@ class ManifestsHandler(BaseHandler):
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         name = _name(request)
-        stored, _ = self._lookup(name, request.match_info["reference"])
-        stored = self._negotiate(request, name, stored)
+        call = self.ctx.registry.call
+        stored, _ = await call(self._lookup, name, request.match_info["reference"])
+        stored = await call(self._negotiate, request, name, stored)
         headers = {
             "Docker-Content-Digest": str(stored.digest),
             "ETag": f'"{stored.digest}"',
@@ -205,8 +210,9 @@ class ManifestsHandler(BaseHandler):
         d = Digest(algorithm, hashlib.new(algorithm, raw).hexdigest())
         if expected is not None and d != expected:
             raise RegistryError("DIGEST_INVALID", f"manifest digest {d} does not match {expected}", detail={"digest": str(expected)})
-        parsed = self.ctx.registry.validate_manifest(name, raw, request.headers.get("Content-Type"))
-        self.ctx.registry.put_manifest(name, raw, parsed, d, tag)
+        call = self.ctx.registry.call
+        parsed = await call(self.ctx.registry.validate_manifest, name, raw, request.headers.get("Content-Type"))
+        await call(self.ctx.registry.put_manifest, name, raw, parsed, d, tag)
         headers = {"Location": f"/v2/{name}/manifests/{d}", "Docker-Content-Digest": str(d), "Content-Length": "0"}
         if parsed.subject is not None:
             headers["OCI-Subject"] = str(parsed.subject.digest)
@@ -216,19 +222,25 @@ class ManifestsHandler(BaseHandler):
     async def delete(self, request: web.Request) -> web.Response:
         name = _name(request)
         reference = request.match_info["reference"]
+        stored = await self.ctx.registry.call(self._delete, name, reference)
+        if stored is not None:
+            d = stored.digest
+            self.ctx.notify(request, "delete", name, {"mediaType": stored.media_type, "digest": str(d), "size": len(stored.raw), "manifest": True})
+        return web.Response(status=202)
+
+    def _delete(self, name: str, reference: str) -> StoredManifest | None:
         if ":" not in reference:
             tag = check_tag(reference)
             if not self.ctx.registry.delete_tag(name, tag):
                 _require_repo(self.ctx, name)
                 raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {name}:{tag}", status=404)
-            return web.Response(status=202)
+            return None
         d = parse_digest(reference)
         stored = self.ctx.registry.get_manifest(name, d)
         if stored is None or not self.ctx.registry.delete_manifest(name, d):
             _require_repo(self.ctx, name)
             raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {d}", status=404)
-        self.ctx.notify(request, "delete", name, {"mediaType": stored.media_type, "digest": str(d), "size": len(stored.raw), "manifest": True})
-        return web.Response(status=202)
+        return stored
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -244,6 +256,27 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(value: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` range as (start, end inclusive), None for the whole blob; a range
+    that cannot be satisfied is 416 as RFC 9110 has it."""
+    if not value:
+        return None
+    m = _RANGE.match(value.strip())
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None  # several ranges or another unit: answer the whole blob (allowed)
+    if not m.group(1):
+        start, end = max(size - int(m.group(2)), 0), size - 1
+    else:
+        start = int(m.group(1))
+        end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    if start >= size or end < start:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
 class BlobsHandler(BaseHandler):
     def _checked(self, request: web.Request) -> tuple[str, Digest]:
         name = _name(request)
@@ -252,8 +285,18 @@ class BlobsHandler(BaseHandler):
             raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)})
         return name, d
 
-    async def get(self, request: web.Request) -> web.StreamResponse:
+    def _prepare(self, request: web.Request) -> tuple[str, Digest, int, str | None]:
         name, d = self._checked(request)
+        if request.method == "HEAD" and not self.ctx.read_only:
+            self.ctx.registry.note_push_check(name, d)
+        size = self.ctx.registry.blob_size(d) or 0
+        redirect = None
+        if request.method == "GET" and self.ctx.redirect:
+            redirect = self.ctx.registry.driver.redirect_url(paths.blob_data(d))
+        return name, d, size, redirect
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        name, d, size, redirect = await self.ctx.registry.call(self._prepare, request)
         headers = {
             "Docker-Content-Digest": str(d),
             "ETag": f'"{d}"',
@@ -261,34 +304,52 @@ class BlobsHandler(BaseHandler):
             "Cache-Control": "max-age=31536000",
             "Accept-Ranges": "bytes",
         }
-        local = self.ctx.registry.blob_local_path(d)
-        if request.method == "HEAD" and not self.ctx.read_only:
-            self.ctx.registry.note_push_check(name, d)
         if request.method == "GET" and "Range" not in request.headers:
-            size = self.ctx.registry.blob_size(d) or 0
             self.ctx.notify(request, "pull", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
+        if redirect is not None:
+            # Distribution's default on object storage: the client fetches (and ranges) from
+            # the store itself, the registry serves none of the bytes
+            return web.Response(status=307, headers={"Location": redirect, "Docker-Content-Digest": str(d)})
+        local = self.ctx.registry.blob_local_path(d)
         if local is not None:
-            response = web.FileResponse(local, chunk_size=1 << 20, headers=headers)
-            return response
-        return await self._stream(request, d, headers)
+            return web.FileResponse(local, chunk_size=1 << 20, headers=headers)
+        return await self._stream(request, d, size, headers)
 
-    async def _stream(self, request: web.Request, d: Digest, headers: dict[str, str]) -> web.StreamResponse:
-        size = self.ctx.registry.blob_size(d) or 0
-        response = web.StreamResponse(headers={**headers, "Content-Length": str(size)})
+    async def _stream(self, request: web.Request, d: Digest, size: int, headers: dict[str, str]) -> web.StreamResponse:
+        """Proxy the blob from a storage driver without a local path, honouring one Range."""
+        wanted = _byte_range(request.headers.get("Range"), size) if request.method == "GET" else None
+        start, end = wanted if wanted else (0, size - 1)
+        status = 206 if wanted else 200
+        if wanted:
+            headers = {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}
+        response = web.StreamResponse(status=status, headers={**headers, "Content-Length": str(max(end - start + 1, 0))})
         await response.prepare(request)
-        if request.method == "HEAD":
+        if request.method == "HEAD" or size == 0:
             return response
-        with self.ctx.registry.open_blob(d) as f:
-            while chunk := f.read(1 << 20):
+        call = self.ctx.registry.call
+        f = await call(self.ctx.registry.open_blob, d, start)
+        try:
+            left = end - start + 1
+            while left > 0:
+                chunk = await call(f.read, min(_STREAM_CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
                 await response.write(chunk)
+        finally:
+            await call(f.close)
         await response.write_eof()
         return response
 
     async def delete(self, request: web.Request) -> web.Response:
-        name, d = self._checked(request)
-        self.ctx.registry.unlink_blob(name, d)
+        call = self.ctx.registry.call
+        name, d = await call(self._checked, request)
+        await call(self.ctx.registry.unlink_blob, name, d)
         self.ctx.notify(request, "delete", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": 0})
         return web.Response(status=202, headers={"Docker-Content-Digest": str(d)})
+
+
+_STREAM_CHUNK = 1 << 20
 
 
 class UploadsHandler(BaseHandler):
@@ -309,44 +370,53 @@ class UploadsHandler(BaseHandler):
         name = _name(request)
         mount, source = request.query.get("mount"), request.query.get("from")
         registry = self.ctx.registry
+        call = registry.call
         if mount is not None:
             d = parse_digest(mount)
             if source and request.get(MAY_PULL, lambda _n: True)(source):
                 check_name(source)
-                if registry.repo_has_blob(source, d):
-                    registry.link_blob(name, d)
-                    self.ctx.notify(request, "mount", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": registry.blob_size(d) or 0})
+                size = await call(self._mount, name, source, d)
+                if size is not None:
+                    self.ctx.notify(request, "mount", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
                     return self._created(name, d)
             # Distribution: a mount that cannot happen becomes an ordinary upload
         digest_text = request.query.get("digest")
-        session = self.ctx.uploads.start(name)
+        session = await call(self.ctx.uploads.start, name)
         if digest_text is None:
             return self._progress(name, session, 202)
         d = parse_digest(digest_text)
         try:
             await self.ctx.uploads.append(session, request.content)
-            size = self.ctx.uploads.finish(session, d)
+            size = await call(self.ctx.uploads.finish, session, d)
         except BaseException:
-            self.ctx.uploads.cancel(session)
+            await call(self.ctx.uploads.cancel, session)
             raise
         self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
         return self._created(name, d)
 
+    def _mount(self, name: str, source: str, d: Digest) -> int | None:
+        registry = self.ctx.registry
+        if not registry.repo_has_blob(source, d):
+            return None
+        registry.link_blob(name, d)
+        return registry.blob_size(d) or 0
+
     async def status(self, request: web.Request) -> web.Response:
         name = _name(request)
-        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        session = await self.ctx.registry.call(self.ctx.uploads.get, name, request.match_info["uuid"])
         return self._progress(name, session, 204)
 
     async def patch(self, request: web.Request) -> web.Response:
         name = _name(request)
-        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        session = await self.ctx.registry.call(self.ctx.uploads.get, name, request.match_info["uuid"])
         start, length = _content_range(request)
         await self.ctx.uploads.append(session, request.content, start, length)
         return self._progress(name, session, 202)
 
     async def put(self, request: web.Request) -> web.Response:
         name = _name(request)
-        session = self.ctx.uploads.get(name, request.match_info["uuid"])
+        call = self.ctx.registry.call
+        session = await call(self.ctx.uploads.get, name, request.match_info["uuid"])
         digest_text = request.query.get("digest")
         if not digest_text:
             raise RegistryError("DIGEST_INVALID", "the digest query parameter is required to complete an upload")
@@ -357,16 +427,17 @@ class UploadsHandler(BaseHandler):
         except RegistryError as err:
             if err.code == "RANGE_INVALID":
                 raise
-            self.ctx.uploads.cancel(session)
+            await call(self.ctx.uploads.cancel, session)
             raise
-        size = self.ctx.uploads.finish(session, d)
+        size = await call(self.ctx.uploads.finish, session, d)
         self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
         return self._created(name, d)
 
     async def cancel(self, request: web.Request) -> web.Response:
         name = _name(request)
-        session = self.ctx.uploads.get(name, request.match_info["uuid"])
-        self.ctx.uploads.cancel(session)
+        call = self.ctx.registry.call
+        session = await call(self.ctx.uploads.get, name, request.match_info["uuid"])
+        await call(self.ctx.uploads.cancel, session)
         return web.Response(status=204)
 
 
@@ -389,7 +460,7 @@ class ReferrersHandler(BaseHandler):
         subject = parse_digest(request.match_info["digest"])
         wanted = request.query.get("artifactType")
         descriptors = []
-        for stored in self.ctx.registry.referrers(name, subject):
+        for stored in await self.ctx.registry.call(self.ctx.registry.referrers, name, subject):
             desc = _referrer_descriptor(stored)
             if wanted and desc.get("artifactType") != wanted:
                 continue

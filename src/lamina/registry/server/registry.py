@@ -11,6 +11,7 @@ blob, so a garbage collection that started earlier never sweeps it (see ``gc.py`
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
@@ -132,6 +133,13 @@ class Registry:
     def __init__(self, driver: StorageDriver) -> None:
         self.driver = driver
         self.gc_lock = GCLock(driver)
+
+    async def call(self, fn, *args):
+        """Run a storage-bound call from the event loop: in a thread when the driver waits on
+        a network (an object store), inline when it is a local disk (cheaper than a hop)."""
+        if self.driver.blocking:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
 
     # links -----------------------------------------------------------------------------
     def _read_link(self, path: str) -> Digest | None:

@@ -28,10 +28,16 @@ class _Session:
     name: str
     uuid: str
     offset: int = 0
-    hasher: object = field(default_factory=hashlib.sha256)
+    #: the running sha256 when this process saw every byte; None after another instance (or
+    #: a restart) wrote some: the data is then hashed once more at the end
+    hasher: object | None = field(default_factory=hashlib.sha256)
 
 
 class UploadStore:
+    """Upload sessions over a storage driver. The state that matters (the data written so far)
+    lives in storage, so a chunked push may send each request to a different instance; the
+    in-memory session only saves re-hashing when one process sees a whole upload."""
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.driver = registry.driver
@@ -47,17 +53,19 @@ class UploadStore:
         return session
 
     def get(self, name: str, uuid: str) -> _Session:
+        """The session as storage has it now (another instance may have appended since)."""
         if not _valid_uuid(uuid):
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": uuid[:64]})
-        session = self._sessions.get(uuid)
-        if session is not None and session.name == name:
-            return session
         try:
-            size = self.driver.stat(paths.upload_data(name, uuid)).size
+            with self.driver.writer(paths.upload_data(name, uuid), append=True) as w:
+                size = w.size
         except PathNotFound:
+            self._sessions.pop(uuid, None)
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": uuid}) from None
-        # a session from before a restart: rebuild its hash from the data on disk
-        session = _Session(name, uuid, size, self._rehash(name, uuid, "sha256"))
+        session = self._sessions.get(uuid)
+        if session is not None and session.name == name and session.offset == size:
+            return session
+        session = _Session(name, uuid, size, hashlib.sha256() if size == 0 else None)
         self._sessions[uuid] = session
         return session
 
@@ -77,39 +85,47 @@ class UploadStore:
                 status=416,
                 headers=self.range_headers(session),
             )
+        call = self.registry.call
         written = 0
-        with self.driver.writer(paths.upload_data(session.name, session.uuid), append=True) as out:
-            try:
-                async for chunk in stream.iter_chunked(_CHUNK):
-                    out.write(chunk)
+        out = await call(self.driver.writer, paths.upload_data(session.name, session.uuid), True)
+        try:
+            async for chunk in stream.iter_chunked(_CHUNK):
+                await call(out.write, chunk)
+                if session.hasher is not None:
                     session.hasher.update(chunk)
-                    written += len(chunk)
-            except Exception:
-                # a broken connection: keep what arrived whole; the client resumes from Range
-                out.flush()
-                session.offset += written
-                raise
-        session.offset += written
+                written += len(chunk)
+        finally:
+            # a broken connection too: keep what arrived whole; the client resumes from Range
+            await call(out.close)
+            session.offset += written
         if length is not None and written != length:
             raise RegistryError("SIZE_INVALID", f"chunk length {written} does not match Content-Range length {length}", status=416, headers=self.range_headers(session))
         return written
 
     def finish(self, session: _Session, expected: Digest) -> int:
         """Verify and move the data into the blob store; the session ends either way."""
+        data = paths.upload_data(session.name, session.uuid)
         try:
-            if expected.algorithm == "sha256":
+            with self.driver.writer(data, append=True) as w:
+                w.commit()
+            if expected.algorithm == "sha256" and session.hasher is not None:
                 actual = Digest("sha256", session.hasher.hexdigest())
             else:
                 actual = Digest(expected.algorithm, self._rehash(session.name, session.uuid, expected.algorithm).hexdigest())
             if actual != expected:
                 raise RegistryError("DIGEST_INVALID", f"digest {expected} does not match the uploaded content ({actual})", detail={"digest": str(expected)})
-            self.registry.commit_upload(session.name, paths.upload_data(session.name, session.uuid), expected)
+            self.registry.commit_upload(session.name, data, expected)
             return session.offset
         finally:
             self.cancel(session)
 
     def cancel(self, session: _Session) -> None:
         self._sessions.pop(session.uuid, None)
+        try:
+            with self.driver.writer(paths.upload_data(session.name, session.uuid), append=True) as w:
+                w.cancel()
+        except PathNotFound:
+            pass
         try:
             self.driver.delete(paths.upload_dir(session.name, session.uuid))
         except PathNotFound:

@@ -3,7 +3,9 @@
 Paths are absolute, ``/``-separated and relative to the driver's root (``/docker/registry/v2/…``).
 The registry only ever talks to storage through this interface, so another backend (an
 object store) is one new class. ``local_path`` lets the HTTP layer hand a blob to sendfile
-when the backend is a local filesystem.
+when the backend is a local filesystem; ``redirect_url`` lets it send a client straight to an
+object store. ``blocking`` says the calls wait on a network: the server then runs them in
+threads so one slow request never stalls the others.
 """
 
 from __future__ import annotations
@@ -28,8 +30,41 @@ class FileInfo:
     is_dir: bool
 
 
+class FileWriter(abc.ABC):
+    """An upload's data being written (Distribution's ``storagedriver.FileWriter``).
+
+    Its state lives in storage, not in the process: :meth:`close` leaves what was written
+    resumable by ``writer(path, append=True)`` in any process; :meth:`commit` makes the file
+    readable at its path; :meth:`cancel` throws everything away.
+    """
+
+    @property
+    @abc.abstractmethod
+    def size(self) -> int: ...
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def cancel(self) -> None: ...
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class StorageDriver(abc.ABC):
     name: str
+    #: calls wait on a network (run them in threads from an event loop)
+    blocking: bool = False
 
     @abc.abstractmethod
     def get_content(self, path: str) -> bytes: ...
@@ -42,7 +77,7 @@ class StorageDriver(abc.ABC):
     def reader(self, path: str, offset: int = 0) -> BinaryIO: ...
 
     @abc.abstractmethod
-    def writer(self, path: str, append: bool = False) -> BinaryIO:
+    def writer(self, path: str, append: bool = False) -> FileWriter:
         """A writer for an upload's data; ``append`` resumes at the current end."""
 
     @abc.abstractmethod
@@ -74,3 +109,11 @@ class StorageDriver(abc.ABC):
 
     def local_path(self, path: str) -> str | None:
         return None
+
+    def redirect_url(self, path: str) -> str | None:
+        """A URL a client can GET the file from directly (an object store's presigned URL)."""
+        return None
+
+    def health_check(self) -> None:
+        """Raise if the storage cannot be reached (the debug server's /debug/health)."""
+        self.list("/")

@@ -7,7 +7,39 @@ import shutil
 import tempfile
 from typing import BinaryIO
 
-from .driver import FileInfo, PathNotFound, StorageDriver
+from .driver import FileInfo, FileWriter, PathNotFound, StorageDriver
+
+
+class _FileWriter(FileWriter):
+    """An upload's data file, appended to in place (its size is its state)."""
+
+    def __init__(self, full: str, append: bool) -> None:
+        self._full = full
+        self._file = open(full, "ab" if append else "wb")
+        self._size = self._file.tell()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def write(self, data: bytes) -> int:
+        n = self._file.write(data)
+        self._size += n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+
+    def commit(self) -> None:
+        self._file.flush()
+        self._file.close()
+
+    def cancel(self) -> None:
+        self._file.close()
+        try:
+            os.unlink(self._full)
+        except FileNotFoundError:
+            pass
 
 
 class FilesystemDriver(StorageDriver):
@@ -55,10 +87,12 @@ class FilesystemDriver(StorageDriver):
             f.seek(offset)
         return f
 
-    def writer(self, path: str, append: bool = False) -> BinaryIO:
+    def writer(self, path: str, append: bool = False) -> FileWriter:
         full = self._full(path)
+        if append and not os.path.exists(full):
+            raise PathNotFound(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        return open(full, "ab" if append else "wb")
+        return _FileWriter(full, append)
 
     def stat(self, path: str) -> FileInfo:
         try:
