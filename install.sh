@@ -9,7 +9,7 @@ packages=(
   crun runc busybox-static debootstrap skopeo umoci
   docker.io docker-registry containernetworking-plugins podman
   apache2-utils wrk jq git
-  zsh fish tmux iptables util-linux curl
+  zsh fish tmux iptables util-linux curl redis-server
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -378,3 +378,49 @@ def test_config_file_and_environment(tmp_path):
     path.write_text("http: [unclosed\n")
     with pytest.raises(Exception, match="invalid registry configuration"):
         load_config(str(path), env={})
+
+
+def test_storage_driver_configuration(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "storage:\n  s3: {bucket: b, region: eu-west-1, regionendpoint: 'http://127.0.0.1:9000', chunksize: 5242880}\n"
+        "  redirect: {disable: true}\n  cache: {blobdescriptor: inmemory}\n"
+        "  maintenance: {gc: {enabled: true, interval: 10m, grace: 2h}}\nhttp: {addr: ':5000', debug: {addr: '127.0.0.1:5001'}}\n"
+    )
+    config = load_config(str(path), env={})
+    assert config.storage_driver == "s3" and config.storage_params["bucket"] == "b"
+    assert not config.redirect and config.blobdescriptor_cache == "inmemory" and config.debug_addr == "127.0.0.1:5001"
+    assert (config.gc_interval, config.gc_grace) == (600.0, 7200.0)
+    # REGISTRY_STORAGE switches the driver; REGISTRY_STORAGE_S3_* fill its section
+    env = {"REGISTRY_STORAGE": "s3", "REGISTRY_STORAGE_S3_BUCKET": "from-env", "REGISTRY_STORAGE_S3_SECURE": "false"}
+    config = load_config(None, env=env)
+    assert config.storage_driver == "s3" and config.storage_params == {"bucket": "from-env", "secure": False}
+    path.write_text("storage:\n  filesystem: {rootdirectory: /x}\n  s3: {bucket: b}\n")
+    with pytest.raises(Exception, match="one driver"):
+        load_config(str(path), env={})
+    path.write_text("storage:\n  azure: {accountname: x}\n")
+    with pytest.raises(Exception, match="not supported"):
+        load_config(str(path), env={})
+    from lamina.registry.server.storage.s3 import S3Params
+
+    with pytest.raises(Exception, match="chunksize must be at least"):
+        S3Params({"bucket": "b", "chunksize": 1024})
+    params = S3Params({"bucket": "b", "regionendpoint": "minio:9000", "secure": "false"})
+    assert params.endpoint_url() == "http://minio:9000" and params.forcepathstyle
+
+
+def test_in_memory_blob_descriptor_cache():
+    from lamina.digest import Digest
+    from lamina.registry.server.cache import InMemoryCache
+
+    cache = InMemoryCache(capacity=2)
+    a, b, c = (Digest.parse(sha(x)) for x in (b"a", b"b", b"c"))
+    cache.remember("r", a, 1)
+    cache.remember("r", b, 2)
+    assert cache.repo_size("r", a) == 1 and cache.size(a) == 1 and cache.repo_size("other", a) is None
+    cache.remember("r", c, 3)  # the least recently used (b) goes
+    assert cache.size(b) is None and cache.repo_size("r", b) is None and cache.size(a) == 1
+    cache.forget(a, "r")
+    assert cache.repo_size("r", a) is None and cache.size(a) == 1
+    cache.forget(c)
+    assert cache.size(c) is None and cache.repo_size("r", c) is None

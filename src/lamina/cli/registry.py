@@ -45,6 +45,8 @@ def serve_cmd(config_path, addr, root, read_only, delete_enabled):
             raise InvalidArgument(f"cannot load TLS certificate/key: {exc}") from None
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     access_logger = logging.getLogger("lamina.registry.access")
+    if not config.access_log:
+        access_logger.setLevel(logging.WARNING)  # no lines; requests are still counted in metrics
     host, port = config.host_port
     scheme = "https" if ssl_context else "http"
     where = config.root if config.storage_driver == "filesystem" else f"s3://{config.storage_params.get('bucket')}"
@@ -55,7 +57,7 @@ def serve_cmd(config_path, addr, root, read_only, delete_enabled):
             host=host,
             port=port,
             ssl_context=ssl_context,
-            access_log=access_logger if config.access_log else None,
+            access_log=access_logger,
             access_log_class=AccessLogger,
             print=None,
             handle_signals=True,
@@ -78,6 +80,7 @@ def serve_cmd(config_path, addr, root, read_only, delete_enabled):
 def gc_cmd(config_path, root, dry_run, delete_untagged, grace):
     """Delete blobs no manifest references (safe while the registry serves pushes)."""
     from ..format.units import parse_go_duration
+    from ..registry.server.cache import cache_from_config
     from ..registry.server.gc import collect
     from ..registry.server.registry import Registry
     from ..registry.server.storage import driver_from_config
@@ -86,7 +89,9 @@ def gc_cmd(config_path, root, dry_run, delete_untagged, grace):
     grace_seconds = parse_go_duration(grace)
     if grace_seconds < 0:
         raise InvalidArgument(f"invalid --grace {grace!r}: must not be negative")
-    report = collect(Registry(driver_from_config(config)), grace=grace_seconds, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
+    # a shared (redis) descriptor cache hears about what is swept; an in-memory one is per server
+    cache = cache_from_config(config.blobdescriptor_cache, config.redis) if config.blobdescriptor_cache == "redis" else None
+    report = collect(Registry(driver_from_config(config), cache), grace=grace_seconds, dry_run=dry_run, delete_untagged=delete_untagged, say=click.echo)
     verb = "would be" if dry_run else "were"
     click.echo(
         f"\n{report.marked} blobs marked, {len(report.swept)} blobs and {len(report.manifests_deleted)} manifests "

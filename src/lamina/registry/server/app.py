@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from .cache import cache_from_config
 from .config import RegistryConfig
 from .errors import RegistryError, error_body
 from .handlers import (
@@ -144,9 +145,18 @@ async def _authorize(request: web.Request, access) -> None:
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One JSON object per request on the ``lamina.registry.access`` logger."""
+    """One JSON object per request on the ``lamina.registry.access`` logger, and the request
+    counted in the app's metrics (aiohttp calls this once the response is fully sent, so the
+    byte counts are the real ones)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, elapsed: float) -> None:
+        from .debug import METRICS
+
+        metrics = request.app.get(METRICS) if hasattr(request, "app") else None
+        if metrics is not None:
+            metrics.observe(request, response, elapsed)
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
         self.logger.info(
             json.dumps(
                 {
@@ -166,13 +176,16 @@ class AccessLogger(AbstractAccessLogger):
 
     @property
     def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
+        return True  # metrics count every request, logged or not
 
 
 def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes: list | None = None) -> web.Application:
     """The aiohttp application for ``config``'s storage and policy."""
-    registry = Registry(driver_from_config(config))
-    ctx = Context(registry, UploadStore(registry), config.delete_enabled, config.read_only, notifier, redirect=config.redirect)
+    from .debug import METRICS, Metrics
+
+    registry = Registry(driver_from_config(config), cache_from_config(config.blobdescriptor_cache, config.redis))
+    metrics = Metrics()
+    ctx = Context(registry, UploadStore(registry), config.delete_enabled, config.read_only, notifier, redirect=config.redirect, metrics=metrics)
     app = web.Application(middlewares=[_policy_middleware(ctx, access)], client_max_size=1 << 40)
     instances: dict[type, object] = {}
     for method, path, cls, attr in ROUTES:
@@ -181,6 +194,11 @@ def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes
     for route in extra_routes or []:
         app.router.add_route(route.method, route.path, route.handler)
     app[CONTEXT] = ctx
+    app[METRICS] = metrics
+    if config.debug_addr:
+        _serve_debug(app, config, registry, metrics)
+    if config.gc_interval:
+        _collect_periodically(app, config, registry, metrics)
     if notifier is not None and notifier.webhooks:
         from .notify import CALLBACK_PATH
 
@@ -204,6 +222,65 @@ def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes
         app.on_startup.append(start_notifier)
         app.on_cleanup.append(stop_notifier)
     return app
+
+
+def _serve_debug(app: web.Application, config: RegistryConfig, registry: Registry, metrics) -> None:
+    """Start the debug listener with the app and stop it with the app."""
+    from .debug import debug_app
+
+    checks = {f"storage-{registry.driver.name}": registry.driver.health_check}
+    ping = getattr(registry.cache, "ping", None)
+    if ping is not None:
+        checks["redis"] = ping
+    host, port = _split_addr(config.debug_addr)
+    runner = web.AppRunner(debug_app(metrics, checks), access_log=None)
+
+    async def start(_app: web.Application) -> None:
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info("debug server listening on %s:%d", host, port)
+
+    async def stop(_app: web.Application) -> None:
+        await runner.cleanup()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = str(addr).rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _collect_periodically(app: web.Application, config: RegistryConfig, registry: Registry, metrics) -> None:
+    """``storage.maintenance.gc``: this instance collects garbage every ``interval``, online
+    (every instance may: the collector is safe beside pushes on any of them)."""
+    import asyncio
+
+    from .gc import collect
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(config.gc_interval)
+            try:
+                report = await asyncio.to_thread(collect, registry, grace=config.gc_grace, delete_untagged=config.gc_delete_untagged)
+            except Exception as exc:  # noqa: BLE001 - the next run tries again
+                log.warning("garbage collection failed: %s", exc)
+                continue
+            metrics.gc_report(report)
+            log.info("garbage collection: %d blobs swept, %d manifests deleted, %d recent kept", len(report.swept), len(report.manifests_deleted), report.skipped_recent)
+
+    async def start(app_: web.Application) -> None:
+        app_[_GC_TASK] = asyncio.get_running_loop().create_task(loop())
+
+    async def stop(app_: web.Application) -> None:
+        app_[_GC_TASK].cancel()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
+_GC_TASK = web.AppKey("gc_task", object)
 
 
 def app_from_config(config: RegistryConfig) -> web.Application:

@@ -59,6 +59,10 @@ class RegistryConfig:
     redis: Mapping[str, Any] = field(default_factory=dict)
     #: http.debug.addr: /debug/health and /metrics
     debug_addr: str | None = None
+    #: storage.maintenance.gc: collect in the server every interval (0: never), with this grace
+    gc_interval: float = 0.0
+    gc_grace: float = 24 * 3600.0
+    gc_delete_untagged: bool = False
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -125,6 +129,18 @@ def _bool(value: Any, what: str) -> bool:
     raise InvalidArgument(f"invalid registry configuration: {what} must be true or false")
 
 
+def _gc_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+    from .notify import parse_duration
+
+    if not _bool(section.get("enabled", False), "storage.maintenance.gc.enabled"):
+        return {}
+    return {
+        "gc_interval": parse_duration(section.get("interval"), 3600.0),
+        "gc_grace": parse_duration(section.get("grace"), 24 * 3600.0),
+        "gc_delete_untagged": _bool(section.get("deleteuntagged", False), "storage.maintenance.gc.deleteuntagged"),
+    }
+
+
 def load_config(path: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> RegistryConfig:
     """Read the YAML file (optional), apply environment overrides, then explicit ones."""
     env = os.environ if env is None else env
@@ -175,6 +191,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None, *
         blobdescriptor_cache=cache,
         redis=_get(doc, "redis", default={}) or {},
         debug_addr=_get(doc, "http", "debug", "addr"),
+        **_gc_settings(_get(storage, "maintenance", "gc", default={}) or {}),
     )
     values = {k: v for k, v in overrides.items() if v is not None}
     if values:

@@ -204,6 +204,7 @@ def collect(
             say(f"blob eligible for deletion: {blob}")
             report.swept.append(blob)
             if not dry_run:
+                registry.cache.forget(blob)
                 try:
                     registry.driver.delete(paths.blob_dir(blob))
                 except PathNotFound:

@@ -8,6 +8,7 @@ uploads are written and hashed chunk by chunk.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from .registry import (
     check_tag,
     parse_digest,
 )
+from .storage import PathNotFound
 from .uploads import UploadStore
 
 #: per-request values the policy middleware leaves for handlers
@@ -49,6 +51,13 @@ class Context:
     notifier: Any = None
     #: send blob GETs to the storage's own URL when it has one (storage.redirect.disable: false)
     redirect: bool = True
+    metrics: Any = None
+
+    def count_upload(self, outcome: str, size: int = 0) -> None:
+        if self.metrics is not None:
+            self.metrics.uploads.labels(outcome).inc()
+            if size:
+                self.metrics.upload_bytes.inc(size)
 
     def notify(self, request: web.Request, action: str, name: str, desc: dict[str, Any], tag: str | None = None) -> None:
         if self.notifier is None:
@@ -286,10 +295,13 @@ class BlobsHandler(BaseHandler):
         return name, d
 
     def _prepare(self, request: web.Request) -> tuple[str, Digest, int, str | None]:
-        name, d = self._checked(request)
+        name = _name(request)
+        d = parse_digest(request.match_info["digest"])
+        size = self.ctx.registry.blob_descriptor(name, d)
+        if size is None:
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)})
         if request.method == "HEAD" and not self.ctx.read_only:
             self.ctx.registry.note_push_check(name, d)
-        size = self.ctx.registry.blob_size(d) or 0
         redirect = None
         if request.method == "GET" and self.ctx.redirect:
             redirect = self.ctx.registry.driver.redirect_url(paths.blob_data(d))
@@ -311,9 +323,16 @@ class BlobsHandler(BaseHandler):
             # the store itself, the registry serves none of the bytes
             return web.Response(status=307, headers={"Location": redirect, "Docker-Content-Digest": str(d)})
         local = self.ctx.registry.blob_local_path(d)
-        if local is not None:
-            return web.FileResponse(local, chunk_size=1 << 20, headers=headers)
-        return await self._stream(request, d, size, headers)
+        try:
+            if local is not None:
+                if not os.path.exists(local):
+                    raise PathNotFound(local)
+                return web.FileResponse(local, chunk_size=1 << 20, headers=headers)
+            return await self._stream(request, d, size, headers)
+        except PathNotFound:
+            # a cached descriptor outlived the blob (another instance collected it)
+            self.ctx.registry.cache.forget(d)
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)}) from None
 
     async def _stream(self, request: web.Request, d: Digest, size: int, headers: dict[str, str]) -> web.StreamResponse:
         """Proxy the blob from a storage driver without a local path, honouring one Range."""
@@ -389,8 +408,10 @@ class UploadsHandler(BaseHandler):
             await self.ctx.uploads.append(session, request.content)
             size = await call(self.ctx.uploads.finish, session, d)
         except BaseException:
+            self.ctx.count_upload("failed")
             await call(self.ctx.uploads.cancel, session)
             raise
+        self.ctx.count_upload("completed", size)
         self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
         return self._created(name, d)
 
@@ -427,9 +448,15 @@ class UploadsHandler(BaseHandler):
         except RegistryError as err:
             if err.code == "RANGE_INVALID":
                 raise
+            self.ctx.count_upload("failed")
             await call(self.ctx.uploads.cancel, session)
             raise
-        size = await call(self.ctx.uploads.finish, session, d)
+        try:
+            size = await call(self.ctx.uploads.finish, session, d)
+        except RegistryError:
+            self.ctx.count_upload("failed")
+            raise
+        self.ctx.count_upload("completed", size)
         self.ctx.notify(request, "push", name, {"mediaType": "application/octet-stream", "digest": str(d), "size": size})
         return self._created(name, d)
 
@@ -438,6 +465,7 @@ class UploadsHandler(BaseHandler):
         call = self.ctx.registry.call
         session = await call(self.ctx.uploads.get, name, request.match_info["uuid"])
         await call(self.ctx.uploads.cancel, session)
+        self.ctx.count_upload("cancelled")
         return web.Response(status=204)
 
 

@@ -25,6 +25,7 @@ from ...oci import mediatypes as mt
 from ...oci.model import Index, Manifest, parse_manifest_or_index
 from ...reference import is_valid_repository_path, is_valid_tag
 from . import paths
+from .cache import BlobDescriptorCache
 from .errors import RegistryError
 from .storage import PathNotFound, StorageDriver
 
@@ -130,9 +131,12 @@ def parse_pushed_manifest(raw: bytes, content_type: str | None) -> Manifest | In
 
 
 class Registry:
-    def __init__(self, driver: StorageDriver) -> None:
+    def __init__(self, driver: StorageDriver, cache: BlobDescriptorCache | None = None) -> None:
         self.driver = driver
         self.gc_lock = GCLock(driver)
+        #: serves only reads (blob GET/HEAD); writes and validation always ask storage, so a
+        #: stale entry can never let a manifest reference a blob that is gone
+        self.cache = cache or BlobDescriptorCache()
 
     async def call(self, fn, *args):
         """Run a storage-bound call from the event loop: in a thread when the driver waits on
@@ -177,6 +181,18 @@ class Registry:
                 except PathNotFound:
                     continue
 
+    def blob_descriptor(self, name: str, d: Digest) -> int | None:
+        """The size of blob ``d`` if repository ``name`` serves it (cached), else None."""
+        size = self.cache.repo_size(name, d)
+        if size is not None:
+            return size
+        if not self.repo_has_blob(name, d):
+            return None
+        size = self.blob_size(d)
+        if size is not None:
+            self.cache.remember(name, d, size)
+        return size
+
     def link_blob(self, name: str, d: Digest) -> None:
         """Make a stored blob visible in ``name`` (after an upload or a mount)."""
         with self.gc_lock.shared():
@@ -199,6 +215,7 @@ class Registry:
             self._write_link(paths.layer_link(name, d), d)
 
     def unlink_blob(self, name: str, d: Digest) -> bool:
+        self.cache.forget(d, name)
         try:
             self.driver.delete(os.path.dirname(paths.layer_link(name, d)))
         except PathNotFound:

@@ -136,18 +136,24 @@ class S3Driver(StorageDriver):
             retries={"max_attempts": 5, "mode": "standard"},
             user_agent_extra=p.useragent or None,
         )
-        self.client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=p.endpoint_url(),
-            aws_access_key_id=p.accesskey,
-            aws_secret_access_key=p.secretkey,
-            use_ssl=p.secure,
-            verify=not p.skipverify,
-            config=config,
-        )
+        self._session = boto3.session.Session()
+        self.client = self._session.client("s3", **self._client_args(config))
+        self._probe = None
         from botocore.exceptions import ClientError
 
         self._client_error = ClientError
+
+    def _client_args(self, config) -> dict[str, Any]:
+        p = self.params
+        base = self.client.meta.config if hasattr(self, "client") else None
+        return {
+            "endpoint_url": p.endpoint_url(),
+            "aws_access_key_id": p.accesskey,
+            "aws_secret_access_key": p.secretkey,
+            "use_ssl": p.secure,
+            "verify": not p.skipverify,
+            "config": base.merge(config) if base is not None else config,
+        }
 
     # keys ------------------------------------------------------------------------------
     def key(self, path: str) -> str:
@@ -279,7 +285,13 @@ class S3Driver(StorageDriver):
         )
 
     def health_check(self) -> None:
-        self.client.head_bucket(Bucket=self.params.bucket)
+        """One quick HEAD of the bucket, without the data path's retries: a probe must answer
+        within its own timeout."""
+        if self._probe is None:
+            from botocore.config import Config
+
+            self._probe = self._session.client("s3", **self._client_args(Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)))
+        self._probe.head_bucket(Bucket=self.params.bucket)
 
     # copies ----------------------------------------------------------------------------
     def _copy(self, source: str, dest: str, size: int, replace: bool = False) -> None:
