@@ -195,6 +195,8 @@ def make_app(config: RegistryConfig, *, access=None, notifier=None, extra_routes
         app.router.add_route(route.method, route.path, route.handler)
     app[CONTEXT] = ctx
     app[METRICS] = metrics
+    if registry.driver.blocking:
+        _blocking_io_threads(app)
     if config.debug_addr:
         _serve_debug(app, config, registry, metrics)
     if config.gc_interval:
@@ -245,6 +247,20 @@ def _serve_debug(app: web.Application, config: RegistryConfig, registry: Registr
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+
+
+def _blocking_io_threads(app: web.Application, threads: int = 64) -> None:
+    """A storage driver that waits on a network is called from threads (``Registry.call``):
+    give the loop a pool sized for concurrent requests, not asyncio's default of cores + 4,
+    which would queue sixteen clients' S3 round trips behind six threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def start(_app: web.Application) -> None:
+        import asyncio
+
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="storage"))
+
+    app.on_startup.append(start)
 
 
 def _split_addr(addr: str) -> tuple[str, int]:

@@ -84,6 +84,12 @@ class GCLock:
         finally:
             os.close(fd)
 
+    @property
+    def held(self) -> bool:
+        """False where storage has no local lock (an object store): re-checks under it would
+        only repeat the round trips."""
+        return self._path is not None
+
     def shared(self):
         return self._held(fcntl.LOCK_SH)
 
@@ -174,12 +180,15 @@ class Registry:
         """A client asked whether ``name`` has blob ``d`` (HEAD): it is about to skip uploading
         it and reference it from a manifest, so refresh the link garbage collection reads."""
         with self.gc_lock.shared():
-            for link in (paths.layer_link(name, d), paths.revision_link(name, d)):
-                try:
-                    self.driver.touch(link)
-                    return
-                except PathNotFound:
-                    continue
+            self._touch_link(name, d)
+
+    def _touch_link(self, name: str, d: Digest) -> None:
+        for link in (paths.layer_link(name, d), paths.revision_link(name, d)):
+            try:
+                self.driver.touch(link)
+                return
+            except PathNotFound:
+                continue
 
     def blob_descriptor(self, name: str, d: Digest) -> int | None:
         """The size of blob ``d`` if repository ``name`` serves it (cached), else None."""
@@ -202,9 +211,11 @@ class Registry:
     def commit_upload(self, name: str, upload_path: str, d: Digest) -> None:
         """Move verified upload data into the blob store (once) and link it."""
         with self.gc_lock.shared():
-            if self.blob_size(d) is None:
+            moved = self.blob_size(d) is None
+            if moved:
                 self.driver.move(upload_path, paths.blob_data(d))
-            self.driver.touch(paths.blob_data(d))
+            if not (moved and self.driver.move_renews_mtime):
+                self.driver.touch(paths.blob_data(d))  # on S3 a whole server-side copy: only when needed
             self._write_link(paths.layer_link(name, d), d)
 
     def put_blob_bytes(self, name: str, data: bytes, d: Digest) -> None:
@@ -297,14 +308,14 @@ class Registry:
 
     def put_manifest(self, name: str, raw: bytes, parsed: Manifest | Index, d: Digest, tag: str | None) -> None:
         with self.gc_lock.shared():
-            # re-check under the lock: a collection may have swept a blob since validation
-            self._check_references(name, parsed)
+            if self.gc_lock.held:
+                # re-check under the lock: a collection may have swept a blob since validation
+                self._check_references(name, parsed)
+            # refresh the links the collector re-checks (small objects), not the blobs' data:
+            # on an object store touching data is a server-side copy of every layer
             children = parsed.layers + (parsed.config,) if isinstance(parsed, Manifest) else ()
             for desc in children:
-                try:
-                    self.driver.touch(paths.blob_data(desc.digest))
-                except PathNotFound:
-                    pass
+                self._touch_link(name, desc.digest)
             if self.blob_size(d) is None:
                 self.driver.put_content(paths.blob_data(d), raw)
             self.driver.touch(paths.blob_data(d))

@@ -105,9 +105,11 @@ class UploadStore:
     def finish(self, session: _Session, expected: Digest) -> int:
         """Verify and move the data into the blob store; the session ends either way."""
         data = paths.upload_data(session.name, session.uuid)
+        committed = False
         try:
             with self.driver.writer(data, append=True) as w:
                 w.commit()
+            committed = True
             if expected.algorithm == "sha256" and session.hasher is not None:
                 actual = Digest("sha256", session.hasher.hexdigest())
             else:
@@ -117,15 +119,18 @@ class UploadStore:
             self.registry.commit_upload(session.name, data, expected)
             return session.offset
         finally:
-            self.cancel(session)
+            self.cancel(session, committed=committed)
 
-    def cancel(self, session: _Session) -> None:
+    def cancel(self, session: _Session, committed: bool = False) -> None:
+        """End the session and remove its files (and, uncommitted, the writer's own state:
+        an S3 multipart upload lives outside the upload's directory)."""
         self._sessions.pop(session.uuid, None)
-        try:
-            with self.driver.writer(paths.upload_data(session.name, session.uuid), append=True) as w:
-                w.cancel()
-        except PathNotFound:
-            pass
+        if not committed:
+            try:
+                with self.driver.writer(paths.upload_data(session.name, session.uuid), append=True) as w:
+                    w.cancel()
+            except PathNotFound:
+                pass
         try:
             self.driver.delete(paths.upload_dir(session.name, session.uuid))
         except PathNotFound:

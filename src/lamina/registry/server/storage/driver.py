@@ -65,6 +65,8 @@ class StorageDriver(abc.ABC):
     name: str
     #: calls wait on a network (run them in threads from an event loop)
     blocking: bool = False
+    #: a moved file counts as just written (an object store's move is a copy)
+    move_renews_mtime: bool = False
 
     @abc.abstractmethod
     def get_content(self, path: str) -> bytes: ...

@@ -121,6 +121,7 @@ class _Body:
 class S3Driver(StorageDriver):
     name = "s3"
     blocking = True
+    move_renews_mtime = True
 
     def __init__(self, params: Mapping[str, Any] | S3Params) -> None:
         import boto3
