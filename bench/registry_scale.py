@@ -279,7 +279,8 @@ def main() -> None:
             layer, their_layer = first_layer(la.host), first_layer(ca.host)
             blob_path, their_blob_path = f"/v2/bench/img/blobs/{layer['digest']}", f"/v2/bench/img/blobs/{their_layer['digest']}"
             size_mb = layer["size"] / (1 << 20)
-            ours, theirs = wrk(f"{lp.url}{blob_path}", args.seconds), wrk(f"{cp.url}{their_blob_path}", args.seconds)
+            # a 40 MB answer at 16 connections outlasts wrk's default 2 s timeout: allow 60 s
+            ours, theirs = wrk(f"{lp.url}{blob_path}", args.seconds, timeout=60), wrk(f"{cp.url}{their_blob_path}", args.seconds, timeout=60)
             print(f"blob GET proxied ({size_mb:.0f} MB, 16 conn)   lamina {ours['mbps']:8.1f} MB/s   distribution {theirs['mbps']:8.1f} MB/s   ratio {ours['mbps'] / theirs['mbps']:5.2f} (>1: lamina faster)  failed {ours['failed']}/{theirs['failed']}", flush=True)
             ours, theirs = wrk(f"{la.url}{blob_path}", args.seconds), wrk(f"{ca.url}{their_blob_path}", args.seconds)
             print(f"blob GET redirect answers (16 conn)    lamina {ours['rps']:8.0f} req/s  distribution {theirs['rps']:8.0f} req/s  ratio {ours['rps'] / theirs['rps']:5.2f} (>1: lamina faster)", flush=True)

@@ -57,8 +57,8 @@ def push_content(url: str, blob: bytes) -> tuple[str, str]:
 _UNITS = {"B": 1 / (1 << 20), "KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1 << 20}
 
 
-def wrk(url: str, seconds: int, connections: int = 16, accept: str | None = None) -> dict[str, float]:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+def wrk(url: str, seconds: int, connections: int = 16, accept: str | None = None, timeout: int = 2) -> dict[str, float]:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"]
     if accept:
         argv += ["-H", f"Accept: {accept}"]
     out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 60)

@@ -185,3 +185,25 @@ def test_s3_crash_between_part_and_pending_keeps_a_consistent_prefix(moto):
     w.commit()
     with driver.reader("/u/data") as f:
         assert f.read() == (first + second)[: 5 << 20]
+
+
+def test_touching_a_blob_renews_its_last_use_without_copying_it(driver):
+    """On S3 a touch would be a server-side copy of the whole blob: a marker beside the data
+    carries the time instead, inside the blob's directory (Distribution reads only ``data``)."""
+    from lamina.digest import Digest
+    from lamina.registry.server import paths
+    from lamina.registry.server.registry import Registry
+
+    registry = Registry(driver)
+    data = os.urandom(1000)
+    d = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
+    driver.put_content(paths.blob_data(d), data)
+    before = registry.blob_last_used(d)
+    time.sleep(1.1)
+    registry.touch_blob(d)
+    assert registry.blob_last_used(d) > before
+    assert driver.get_content(paths.blob_data(d)) == data
+    names = [p.rsplit("/", 1)[1] for p in driver.list(paths.blob_dir(d))]
+    assert names == (["data", "lastused"] if driver.name == "s3" else ["data"])
+    driver.delete(paths.blob_dir(d))
+    assert registry.blob_last_used(d) == 0.0

@@ -175,7 +175,7 @@ def collect(
         keep = _reachable(registry, name, revisions) if delete_untagged else set(revisions)
         for d, raw in revisions.items():
             if d not in keep:
-                recent = max(_mtime(registry, paths.blob_data(d)), _mtime(registry, paths.revision_link(name, d)))
+                recent = max(registry.blob_last_used(d), _mtime(registry, paths.revision_link(name, d)))
                 if recent >= cutoff or activity >= cutoff:
                     keep.add(d)  # pushed lately: its tag or index may be on its way
                 else:
@@ -197,7 +197,7 @@ def collect(
             continue
         with registry.gc_lock.exclusive():
             # re-checked at deletion: a push may have touched it since marking began
-            recent = max([_mtime(registry, paths.blob_data(blob))] + [_mtime(registry, link) for link in links_of.get(blob, [])])
+            recent = max([registry.blob_last_used(blob)] + [_mtime(registry, link) for link in links_of.get(blob, [])])
             if recent >= cutoff:
                 report.skipped_recent += 1
                 continue

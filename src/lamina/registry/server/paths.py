@@ -40,6 +40,11 @@ def blob_data(d: Digest) -> str:
     return f"{blob_dir(d)}/data"
 
 
+def blob_last_used(d: Digest) -> str:
+    """lamina's marker of a push's use of a blob on storage that cannot renew an mtime cheaply."""
+    return f"{blob_dir(d)}/lastused"
+
+
 def repositories_root() -> str:
     return f"{ROOT}/repositories"
 

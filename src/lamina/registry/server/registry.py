@@ -190,6 +190,27 @@ class Registry:
             except PathNotFound:
                 continue
 
+    def touch_blob(self, d: Digest) -> None:
+        """Mark blob ``d`` as just used by a push (garbage collection keeps it for the grace).
+
+        A filesystem renews the data's mtime; an object store cannot without copying the whole
+        object, so it writes a small ``lastused`` object beside ``data`` instead (Distribution
+        reads only ``data`` in a blob's directory and deletes the directory whole)."""
+        if self.driver.cheap_touch:
+            self.driver.touch(paths.blob_data(d))
+        else:
+            self.driver.put_content(paths.blob_last_used(d), b"")
+
+    def blob_last_used(self, d: Digest) -> float:
+        """When blob ``d`` was last written or touched (0 when it is gone)."""
+        newest = 0.0
+        for path in (paths.blob_data(d), paths.blob_last_used(d)) if not self.driver.cheap_touch else (paths.blob_data(d),):
+            try:
+                newest = max(newest, self.driver.stat(path).mtime)
+            except PathNotFound:
+                continue
+        return newest
+
     def blob_descriptor(self, name: str, d: Digest) -> int | None:
         """The size of blob ``d`` if repository ``name`` serves it (cached), else None."""
         size = self.cache.repo_size(name, d)
@@ -205,7 +226,7 @@ class Registry:
     def link_blob(self, name: str, d: Digest) -> None:
         """Make a stored blob visible in ``name`` (after an upload or a mount)."""
         with self.gc_lock.shared():
-            self.driver.touch(paths.blob_data(d))
+            self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
 
     def commit_upload(self, name: str, upload_path: str, d: Digest) -> None:
@@ -215,14 +236,14 @@ class Registry:
             if moved:
                 self.driver.move(upload_path, paths.blob_data(d))
             if not (moved and self.driver.move_renews_mtime):
-                self.driver.touch(paths.blob_data(d))  # on S3 a whole server-side copy: only when needed
+                self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
 
     def put_blob_bytes(self, name: str, data: bytes, d: Digest) -> None:
         with self.gc_lock.shared():
             if self.blob_size(d) is None:
                 self.driver.put_content(paths.blob_data(d), data)
-            self.driver.touch(paths.blob_data(d))
+            self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
 
     def unlink_blob(self, name: str, d: Digest) -> bool:
@@ -318,7 +339,7 @@ class Registry:
                 self._touch_link(name, desc.digest)
             if self.blob_size(d) is None:
                 self.driver.put_content(paths.blob_data(d), raw)
-            self.driver.touch(paths.blob_data(d))
+            self.touch_blob(d)
             self._write_link(paths.revision_link(name, d), d)
             if parsed.subject is not None:
                 self._write_link(paths.referrer_link(name, parsed.subject.digest, d), d)

@@ -67,6 +67,8 @@ class StorageDriver(abc.ABC):
     blocking: bool = False
     #: a moved file counts as just written (an object store's move is a copy)
     move_renews_mtime: bool = False
+    #: touch() is a metadata update, not a copy of the data
+    cheap_touch: bool = True
 
     @abc.abstractmethod
     def get_content(self, path: str) -> bytes: ...

@@ -122,6 +122,7 @@ class S3Driver(StorageDriver):
     name = "s3"
     blocking = True
     move_renews_mtime = True
+    cheap_touch = False
 
     def __init__(self, params: Mapping[str, Any] | S3Params) -> None:
         import boto3
