@@ -22,6 +22,7 @@ __all__ = [
     "RuntimeFailure",
     "Unauthorized",
     "ContainerStartFailed",
+    "RegistryUnavailable",
 ]
 
 
@@ -76,3 +77,7 @@ class ContainerStartFailed(RuntimeFailure):
     def __init__(self, message: str, exit_status: int = 125) -> None:
         super().__init__(message)
         self.exit_status = exit_status
+
+
+class RegistryUnavailable(LaminaError):
+    """A registry could not be reached or kept failing (network, TLS, 5xx after retries)."""

@@ -8,6 +8,7 @@ from .. import errors as e
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (e.NotFound, 1),
     (e.Unauthorized, 1),
+    (e.RegistryUnavailable, 1),
     (e.InvalidArgument, 125),
     (e.Conflict, 1),
     (e.Unsupported, 125),

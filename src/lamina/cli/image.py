@@ -37,6 +37,8 @@ IMAGE_COMMANDS = {
     "waste": "lamina.cli.explore:waste_cmd",
     "tree": "lamina.cli.explore:tree_cmd",
     "build": "lamina.cli.build:build_cmd",
+    "pull": "lamina.cli.pull:pull_cmd",
+    "push": "lamina.cli.pull:push_cmd",
 }
 
 

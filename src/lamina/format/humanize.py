@@ -4,7 +4,7 @@ the fast CLI path can use them.
 This module imports nothing at load (``units`` re-exports it); see ``units`` for the seeds' size style.
 """
 
-__all__ = ["human_size", "bytes_size", "human_duration", "format_time_created_at"]
+__all__ = ["human_size", "compact_size", "bytes_size", "human_duration", "format_time_created_at"]
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
@@ -30,6 +30,11 @@ def _custom_size(size: float, base: float, units: list[str], sep: str) -> str:
 def human_size(size: float) -> str:
     """go-units HumanSize in the seeds' style: ``193 MB``, ``1.84 kB``, ``0 B``."""
     return _custom_size(float(size), 1000.0, _DECIMAL, " ")
+
+
+def compact_size(size: float) -> str:
+    """go-units HumanSize as docker's progress bars print it: ``3.146MB``, no space."""
+    return _custom_size(float(size), 1000.0, _DECIMAL, "")
 
 
 def bytes_size(size: float) -> str:

@@ -175,6 +175,39 @@ class ImageService:
                 self._set_tag(target, image_id)
         return image_id
 
+    # registries --------------------------------------------------------------------------
+    def pull(self, name: str, platform: str | None = None, progress=None):
+        """Pull ``name`` (``busybox``, ``host:5000/a/b:tag``, ``name@sha256:…``) into the store.
+
+        ``platform`` (``linux/arm64``) picks from a multi-platform index (default: this host's);
+        ``progress`` receives ``image.pull.Progress`` values as docker's pull messages. Returns an
+        ``image.pull.PullResult`` (reference, manifest digest, image ID, whether it changed).
+        Raises NotFound, Unauthorized, RegistryUnavailable, DigestMismatch. ``run``, ``create``
+        and ``build`` call this when an image is missing.
+        """
+        from .pull import Puller
+
+        return Puller(self).pull(name, platform, progress)
+
+    def pull_all_tags(self, name: str, platform: str | None = None, progress=None):
+        """``pull -a``: every tag of a repository; a list of ``PullResult``."""
+        from .pull import Puller
+
+        return Puller(self).pull_all_tags(name, platform, progress)
+
+    def pull_plan(self, name: str, platform: str | None = None):
+        """``pull --dry-run``: the layers a pull would download and those already held."""
+        from .pull import Puller
+
+        return Puller(self).plan(name, platform)
+
+    def push(self, name: str, all_tags: bool = False, compression: str = "gzip", progress=None):
+        """Push ``name`` (a tag, or with ``all_tags`` every tag of the repository) to its
+        registry; a list of ``image.push.PushResult``."""
+        from .push import Pusher
+
+        return Pusher(self).push(name, all_tags=all_tags, compression=compression, progress=progress)
+
     # tags --------------------------------------------------------------------------------
     @changes_images
     def tag(self, source: str, target: str) -> None:

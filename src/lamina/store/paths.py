@@ -29,7 +29,9 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
                                                                  for images/inspect (store.catalog);
                                                                  a cache, always safe to delete
       image/<driver>/catalog.previous                           the catalog before the last change
-      image/<driver>/distribution/                              diffid <-> blob digests
+      image/<driver>/distribution/                              diffid <-> blob digests, docker's files
+                                                                 (store.distribution) and kept blobs
+                                                                 (store.blobs)
       <driver>/<cache-id>/{diff,link,lower,work,merged}         overlay2 layer directories
       <driver>/l/<short-id> -> ../<cache-id>/diff               keeps mount options short
       build/sums.json                                           content sums of build-context files by
@@ -43,6 +45,8 @@ The layout mirrors Docker's overlay2 layout so that the seeds' walkthroughs work
       network/ipam/<network-id>/<address>                       address leases (CNI host-local's form)
       network/ports/<proto>-<port>                              published host ports
       network/dns/{server.lock,control.sock,server.log}         the embedded DNS server
+      ingest/sha256/<hex>                                       blobs being pulled, kept across a killed
+                                                                 pull and resumed (store.ingest); lamina's
       tmp/                                                      scratch space; leases/ lives here
 
 Every name that comes from outside (a digest, an ID) is validated before it reaches a path:
@@ -143,6 +147,9 @@ class DataRoot(Value):
 
     def tmp(self) -> str:
         return os.path.join(self.root, "tmp")
+
+    def ingest(self) -> str:
+        return os.path.join(self.root, "ingest")
 
     def leases(self) -> str:
         return os.path.join(self.tmp(), "leases")

@@ -184,6 +184,10 @@ class StoreChecker:
                 out.append(Finding("temporary file", path))
         for path in leases.dead_leases(s.paths.leases()):
             out.append(Finding("dead lease", path))
+        from ..store.ingest import Ingest
+
+        for path in Ingest(s.paths.ingest()).stale():
+            out.append(Finding("abandoned partial download", path))
         out.extend(self._container_debris(pending))
         return out
 
@@ -283,7 +287,7 @@ class StoreChecker:
             from .. import reference as refs
 
             s.repositories.delete(refs.parse(finding.path))
-        elif finding.kind in ("unfinished layer metadata", "temporary file", "dead lease"):
+        elif finding.kind in ("unfinished layer metadata", "temporary file", "dead lease", "abandoned partial download"):
             if os.path.isdir(finding.path) and not os.path.islink(finding.path):
                 shutil.rmtree(finding.path, ignore_errors=True)
             else:
