@@ -34,6 +34,7 @@ from .handlers import (
     UploadsHandler,
 )
 from .registry import Registry
+from .search import SearchHandler
 from .storage import driver_from_config
 from .uploads import UploadStore
 
@@ -62,6 +63,7 @@ ROUTES: list[tuple[str, str, type, str]] = [
     ("PUT", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "put"),
     ("DELETE", f"/v2/{_NAME}/manifests/{{reference}}", ManifestsHandler, "delete"),
     ("GET", f"/v2/{_NAME}/referrers/{{digest}}", ReferrersHandler, "get"),
+    ("GET", "/v1/search", SearchHandler, "get"),
 ]
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
