@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lamina end to end, offline: make a base image from Debian's busybox, import it, list,
-# inspect, show its history, tag, save, push it to a lamina registry and read it back with
-# skopeo, remove, load it back, and check the store.
+# inspect, show its history, tag, save, push it to a lamina registry and pull it back with
+# lamina alone, remove, load it back, and check the store.
 # Uses its own data root (default /tmp/lamina-demo) so it never touches /var/lib/lamina.
 set -euo pipefail
 root="${LAMINA_DEMO_ROOT:-/tmp/lamina-demo}"
@@ -28,7 +28,7 @@ say history busybox
 lamina history busybox
 say save -o busybox.tar busybox
 lamina save -o "$work/busybox.tar" busybox
-# a private registry: push the saved image with skopeo, list it, read it back
+# a private registry: push the image to it with lamina, list it, pull it back into a fresh root
 port=5000
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 say registry serve --addr 127.0.0.1:$port --root registry
@@ -36,16 +36,20 @@ command lamina registry serve --addr "127.0.0.1:$port" --root "$work/registry" 2
 registry_pid=$!
 trap 'kill $registry_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-printf '\n\033[1m$ skopeo copy docker-archive:busybox.tar docker://127.0.0.1:%s/demo/busybox:v1\033[0m\n' "$port"
-skopeo copy --quiet --dest-tls-verify=false "docker-archive:$work/busybox.tar" "docker://127.0.0.1:$port/demo/busybox:v1"
-printf '\n\033[1m$ curl http://127.0.0.1:%s/v2/_catalog and /v2/demo/busybox/tags/list\033[0m\n' "$port"
-curl -s "http://127.0.0.1:$port/v2/_catalog"; echo
-curl -s "http://127.0.0.1:$port/v2/demo/busybox/tags/list"; echo
-skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/demo/busybox:v1" | grep -E '"(Name|Digest)"'
+say tag busybox 127.0.0.1:$port/demo/busybox:v1
+lamina tag busybox "127.0.0.1:$port/demo/busybox:v1"
+say push 127.0.0.1:$port/demo/busybox:v1
+lamina push "127.0.0.1:$port/demo/busybox:v1"
+say search 127.0.0.1:$port/busybox
+lamina search "127.0.0.1:$port/busybox"
+say --data-root pulled pull 127.0.0.1:$port/demo/busybox:v1
+command lamina --data-root "$work/pulled" pull "127.0.0.1:$port/demo/busybox:v1"
+say --data-root pulled images --digests
+command lamina --data-root "$work/pulled" images --digests
 kill "$registry_pid"; wait "$registry_pid" 2>/dev/null || true
 
-say rmi busybox localhost:5000/demo/busybox:v1
-lamina rmi busybox localhost:5000/demo/busybox:v1
+say rmi busybox localhost:5000/demo/busybox:v1 127.0.0.1:$port/demo/busybox:v1
+lamina rmi busybox localhost:5000/demo/busybox:v1 "127.0.0.1:$port/demo/busybox:v1"
 say load -i busybox.tar
 lamina load -i "$work/busybox.tar"
 say system df -v

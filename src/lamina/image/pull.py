@@ -39,8 +39,23 @@ import httpx
 from .. import reference as refs
 from ..archive.compression import open_decompressed
 from ..digest import Digest
-from ..errors import DigestMismatch, InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unsupported
-from ..oci import Descriptor, ImageConfig, Index, Manifest, Platform, chain_ids, parse_manifest_or_index
+from ..errors import (
+    DigestMismatch,
+    InvalidArgument,
+    LaminaError,
+    NotFound,
+    RegistryUnavailable,
+    Unsupported,
+)
+from ..oci import (
+    Descriptor,
+    ImageConfig,
+    Index,
+    Manifest,
+    Platform,
+    chain_ids,
+    parse_manifest_or_index,
+)
 from ..oci import mediatypes as mt
 from ..registry.client.api import Repository
 from ..registry.client.daemon_config import DaemonConfig, load_daemon_config
@@ -280,6 +295,7 @@ class Puller:
             stream = open_decompressed(io.BufferedReader(reader, _CHUNK), limits=self.store.limits)
             record = self.store.create_layer(lease, parent, stream, diff_id)
         except LaminaError:
+            download.wait_finished(30.0)
             download.raise_error()  # a failed download explains a failed extraction best
             raise
         finally:
@@ -475,6 +491,12 @@ class _Download:
                 self.cond.wait(1.0)
         if self.path is None:
             self.raise_error()
+
+    def wait_finished(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.done and self.error is None and time.monotonic() < deadline:
+                self.cond.wait(0.5)
 
     def raise_error(self) -> None:
         if self.error is not None and not isinstance(self.error, _Cancelled):

@@ -20,12 +20,12 @@ plain HTTP after it.
 from __future__ import annotations
 
 import base64
-from contextlib import closing
 import os
 import re
 import ssl
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
