@@ -119,8 +119,10 @@ def test_pull_images_pushed_by_skopeo_to_cncf(lamina, other, busybox_tar, cncf, 
     # search falls back to the catalog on the CNCF registry, which has no /v1/search
     assert lamina.run("search", "--format", "{{.Name}}", f"{cncf.host}/sk").out.split() == ["sk/bb"]
     # -a: every tag
-    out = type(other)(str(tmp_path / "third")).run("pull", "-a", f"{cncf.host}/sk/bb").out
-    assert out.splitlines()[-1] == f"{cncf.host}/sk/bb"
+    lines = type(other)(str(tmp_path / "third")).run("pull", "-a", f"{cncf.host}/sk/bb").out.splitlines()
+    assert [line for line in lines if "Pulling from" in line] == [f"{t}: Pulling from sk/bb" for t in ("oci", "v2s2", "zstd")]
+    assert sum(line.startswith("Digest: sha256:") for line in lines) == 3
+    assert lines[-2:] == [f"Status: Downloaded newer image for {cncf.host}/sk/bb", f"{cncf.host}/sk/bb"]
 
 
 def test_multi_arch_index(lamina, other, busybox_tar, cncf, tmp_path):

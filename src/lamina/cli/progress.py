@@ -58,7 +58,9 @@ class ProgressDisplay:
             self.out.flush()
 
     def line(self, text: str) -> None:
-        """A whole line below everything drawn so far."""
+        """A whole line below everything drawn so far (none when quiet)."""
+        if self.quiet:
+            return
         self.out.write(text + "\n")
         self.out.flush()
         self._written += 1

@@ -39,12 +39,8 @@ def pull_cmd(ctx, name, all_tags, platform, quiet, dry_run):
         )
         return
     if all_tags:
+        results = images.pull_all_tags(name, platform, display, lambda r: display.line(f"Digest: {r.digest}"))
         if not quiet:
-            click.echo(f"Pulling all tags of {ref.familiar_name}")
-        results = images.pull_all_tags(name, platform, display)
-        if not quiet:
-            for result in results:
-                click.echo(f"{result.reference.tag}: Digest: {result.digest}")
             updated = any(r.updated for r in results)
             verb = "Downloaded newer image for" if updated else "Image is up to date for"
             click.echo(f"Status: {verb} {ref.familiar_name}")

@@ -174,14 +174,27 @@ class Puller:
         finally:
             resolved.source.close()
 
-    def pull_all_tags(self, name: str, platform: str | None = None, progress: ProgressFn | None = None) -> list[PullResult]:
+    def pull_all_tags(
+        self,
+        name: str,
+        platform: str | None = None,
+        progress: ProgressFn | None = None,
+        on_result: Callable[[PullResult], None] | None = None,
+    ) -> list[PullResult]:
+        """Every tag of the repository, one after the other; ``on_result`` hears of each as it
+        is done (docker prints its ``Digest:`` line there)."""
         ref = refs.parse(name)
         if ref.tag is not None or ref.digest is not None:
             raise InvalidArgument("tag can't be used with --all-tags/-a")
         tags = self._with_source(ref, lambda source: source.repository.tags())
         if not tags:
             raise NotFound(f"no tags found for {ref.familiar_name}")
-        return [self.pull(str(ref.with_tag(tag)), platform, progress) for tag in sorted(tags)]
+        results = []
+        for tag in sorted(tags):
+            results.append(self.pull(str(ref.with_tag(tag)), platform, progress))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
 
     def plan(self, name: str, platform: str | None = None) -> PullPlan:
         ref = refs.parse(name).with_default_tag()

@@ -189,11 +189,12 @@ class ImageService:
 
         return Puller(self).pull(name, platform, progress)
 
-    def pull_all_tags(self, name: str, platform: str | None = None, progress=None):
-        """``pull -a``: every tag of a repository; a list of ``PullResult``."""
+    def pull_all_tags(self, name: str, platform: str | None = None, progress=None, on_result=None):
+        """``pull -a``: every tag of a repository; a list of ``PullResult`` (``on_result`` hears
+        of each as it completes)."""
         from .pull import Puller
 
-        return Puller(self).pull_all_tags(name, platform, progress)
+        return Puller(self).pull_all_tags(name, platform, progress, on_result)
 
     def pull_plan(self, name: str, platform: str | None = None):
         """``pull --dry-run``: the layers a pull would download and those already held."""

@@ -194,8 +194,8 @@ class Session:
             try:
                 request = client.build_request(method, url, headers=headers, content=content)
                 response = client.send(request, stream=stream)
-            except httpx.TransportError:
-                if attempt == attempts - 1:
+            except httpx.TransportError as exc:
+                if attempt == attempts - 1 or _hopeless(exc, attempt):
                     raise
             else:
                 if response.status_code not in _RETRY_STATUSES or attempt == attempts - 1:
@@ -354,6 +354,15 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _hopeless(exc: httpx.TransportError, attempt: int) -> bool:
+    """Failures that another attempt will not mend: a name that does not resolve, or a second
+    connect timeout (an unreachable Docker Hub should fail in seconds, not minutes)."""
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError) and ("Name or service not known" in text or "No address associated" in text):
+        return True
+    return isinstance(exc, httpx.ConnectTimeout) and attempt >= 1
 
 
 def _describe(exc: Exception | None) -> str:
