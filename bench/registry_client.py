@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
@@ -85,8 +86,10 @@ def bench(base: str, rootfs: str) -> None:
         run("docker", "rmi", dref, env=env)
         run("docker", "image", "prune", "-a", "-f", env=env)
         os.sync()
-        ours = timed(lambda: run(*lamina, "pull", "-q", lref))
+        time.sleep(5)  # let the filesystem finish with the deletions before either side creates files
         theirs = timed(lambda: run("docker", "pull", "-q", dref, env=env))
+        os.sync()
+        ours = timed(lambda: run(*lamina, "pull", "-q", lref))
         layout = os.path.join(base, "layout")
         skopeo = timed(lambda: run("skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{sref}", f"oci:{layout}:v1"))
         report("pull", ours, {"docker": theirs, "skopeo (no extraction)": skopeo})

@@ -17,6 +17,8 @@ media type only OCI has); the pushed digest is recorded locally as the image's R
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -214,17 +216,19 @@ class _LayerJobs:
         plain = Hasher()
         total = layer.size()
 
-        def chunks() -> Iterator[bytes]:
+        def produce(put: Callable[[bytes], None], stopped: threading.Event) -> None:
             sink = _Sink()
             last = 0.0
             with layer.uncompressed() as tar:
                 packer = compressor(sink, self.compression)
                 while chunk := tar.read(_CHUNK):
+                    if stopped.is_set():
+                        return
                     plain.update(chunk)
                     packer.write(chunk)
                     for out in sink.drain():
                         blob.update(out)
-                        yield out
+                        put(out)
                     now = time.monotonic()
                     if now - last >= _REPORT_EVERY:
                         last = now
@@ -232,15 +236,49 @@ class _LayerJobs:
                 packer.close()
             for out in sink.drain():
                 blob.update(out)
-                yield out
+                put(out)
 
         def finish() -> Digest:
             if plain.digest() != layer.diff_id():
                 raise StoreCorrupt(f"layer {layer.diff_id()} could not be reproduced exactly from the store; run 'lamina system check'")
             return blob.digest()
 
-        digest = self.repository.upload(None, chunks(), finish)
+        digest = self.repository.upload(None, _overlapped(produce), finish)
         return digest, blob.size
+
+
+def _overlapped(produce: Callable[[Callable[[bytes], None], threading.Event], None]) -> Iterator[bytes]:
+    """The chunks ``produce`` makes in its own thread, handed over through a short queue: the
+    tar assembly and compression (isal and the file reads release the GIL) overlap with the
+    upload instead of taking turns with it."""
+    handoff: queue.Queue = queue.Queue(maxsize=8)
+    stopped = threading.Event()
+    errors: list[BaseException] = []
+    end = object()
+
+    def run() -> None:
+        try:
+            produce(handoff.put, stopped)
+        except BaseException as exc:  # surfaced to the consumer below
+            errors.append(exc)
+        finally:
+            handoff.put(end)
+
+    worker = threading.Thread(target=run, name="push-compress", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not end:
+            yield item
+        if errors:
+            raise errors[0]
+    finally:
+        stopped.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                handoff.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 class _Sink:
