@@ -34,7 +34,8 @@ class SearchHandler(BaseHandler):
             page = max(1, int(request.query.get("page", "1")))
         except ValueError:
             return web.json_response({"errors": [{"code": "UNSUPPORTED", "message": "n and page must be numbers"}]}, status=400)
-        names = [n for n in request.app[CONTEXT].registry.catalog() if term in n.lower()]
+        registry = request.app[CONTEXT].registry
+        names = [n for n in await registry.call(registry.catalog) if term in n.lower()]
         chosen = names[(page - 1) * limit: page * limit]
         results = [
             {"name": n, "description": "", "star_count": 0, "is_official": False, "is_automated": False}
