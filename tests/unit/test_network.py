@@ -161,3 +161,39 @@ def test_firewall_rules_are_tagged_and_found():
     missing = firewall.base_lines(current)
     assert ":LAMINA - [0:0]" not in missing["nat"] and ":LAMINA-POSTROUTING - [0:0]" in missing["nat"]
     assert "-I FORWARD 1 -j LAMINA-FORWARD" in missing["filter"]
+
+
+def test_container_fields_as_docker_keeps_them():
+    from types import SimpleNamespace
+
+    from lamina.network.containers import (
+        _requests,
+        endpoint_config,
+        exposed_ports,
+        port_bindings,
+        port_lines,
+        ports_cell,
+    )
+
+    pb = port_bindings(["8080:80", "127.0.0.1::53/udp", "9000-9010:443", "81"])
+    assert pb == {
+        "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+        "53/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+        "443/tcp": [{"HostIp": "", "HostPort": "9000-9010"}],
+        "81/tcp": [{"HostIp": "", "HostPort": ""}],
+    }
+    assert exposed_ports(["7000/udp"], pb, {"22/tcp": {}}) == {"22/tcp": {}, "7000/udp": {}, "80/tcp": {}, "53/udp": {}, "443/tcp": {}, "81/tcp": {}}
+    c = SimpleNamespace(host_config={"PortBindings": pb, "PublishAllPorts": True}, config={"ExposedPorts": {"22/tcp": {}, "80/tcp": {}}})
+    reqs = {(r.container_port, r.proto): (r.host_ip, r.host_start, r.host_end) for r in _requests(c)}
+    assert reqs == {(80, "tcp"): ("", 8080, 8080), (53, "udp"): ("127.0.0.1", 0, 0), (443, "tcp"): ("", 9000, 9010), (81, "tcp"): ("", 0, 0), (22, "tcp"): ("", 0, 0)}
+    settings = {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]}}
+    assert ports_cell(settings, {"80/tcp": {}, "22/tcp": {}}) == "22/tcp, 127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp"
+    assert port_lines(settings) == ["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080"]
+    assert port_lines(settings, "80") == ["0.0.0.0:8080"]
+    assert endpoint_config(["db"], "10.9.0.9", "02:42:AA:00:00:01") == {
+        "IPAMConfig": {"IPv4Address": "10.9.0.9"}, "Links": None, "Aliases": ["db"], "MacAddress": "02:42:aa:00:00:01"
+    }
+    with pytest.raises(InvalidArgument):
+        endpoint_config([], "10.9.0.300")
+    with pytest.raises(InvalidArgument):
+        endpoint_config([], "", "02:42:zz:00:00:01")

@@ -14,3 +14,12 @@ What lives where (see ``docs/architecture.md``, "Networks"):
 * ``files``     /etc/hosts and /etc/resolv.conf for a container
 * ``service``   NetworkService (``engine.networks``): create/ls/inspect/rm/prune, attach/detach
 """
+
+
+def __getattr__(name: str):
+    # the seam ``container.netattach`` calls, imported only when a container uses a network
+    if name in ("attach_container", "detach_container"):
+        from . import containers
+
+        return getattr(containers, name)
+    raise AttributeError(f"module 'lamina.network' has no attribute {name!r}")

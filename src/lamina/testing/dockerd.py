@@ -24,6 +24,11 @@ class Dockerd:
     base: str
     proc: subprocess.Popen | None = None
     insecure_registries: tuple[str, ...] = ()
+    #: a bridge and iptables of its own (benchmarks of published ports): on 10.251.102.0/24,
+    #: named ``lmbenchdock0``; its chains, bridge and FORWARD policy are undone by ``stop``
+    networking: bool = False
+    bridge_cidr: str = "10.251.102.1/24"
+    _forward_policy: str = ""
 
     @property
     def host(self) -> str:
@@ -40,11 +45,16 @@ class Dockerd:
         if binary is None or docker_cli() is None:
             raise RuntimeError("dockerd or the docker CLI is not installed (apt-get install docker.io)")
         os.makedirs(os.path.join(self.base, "client"), exist_ok=True)
+        net_args = ["--iptables=false", "--ip6tables=false", "--bridge=none"]
+        if self.networking:
+            self._forward_policy = _forward_policy()
+            subprocess.run(["ip", "link", "add", BENCH_BRIDGE, "type", "bridge"], capture_output=True)
+            subprocess.run(["ip", "addr", "add", self.bridge_cidr, "dev", BENCH_BRIDGE], capture_output=True)
+            subprocess.run(["ip", "link", "set", BENCH_BRIDGE, "up"], capture_output=True)
+            net_args = ["--iptables=true", "--ip6tables=false", "--bridge", BENCH_BRIDGE]
         args = [
             binary,
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
+            *net_args,
             "--data-root", os.path.join(self.base, "data"),
             "--exec-root", os.path.join(self.base, "exec"),
             "--pidfile", os.path.join(self.base, "docker.pid"),
@@ -86,6 +96,8 @@ class Dockerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.networking:
+            _undo_docker_networking(self._forward_policy)
         # containerd-shims or mounts left below base would keep rmtree from finishing
         subprocess.run(["umount", "-R", "-l", os.path.join(self.base, "data")], capture_output=True)
         subprocess.run(["umount", "-R", "-l", os.path.join(self.base, "exec")], capture_output=True)
@@ -96,3 +108,33 @@ class Dockerd:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+BENCH_BRIDGE = "lmbenchdock0"
+
+
+def _forward_policy() -> str:
+    out = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("-P FORWARD "):
+            return line.split()[2]
+    return "ACCEPT"
+
+
+def _undo_docker_networking(forward_policy: str) -> None:
+    """Remove what a dockerd with iptables leaves: its jumps and chains, its bridge, and the
+    FORWARD policy it turned to DROP."""
+    for table in ("filter", "nat"):
+        rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
+        for line in rules:
+            words = line.split()
+            if line.startswith("-A ") and not words[1].startswith("DOCKER") and any(w.startswith("DOCKER") for w in words[2:]):
+                subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True)
+        for line in rules:
+            if line.startswith("-N DOCKER"):
+                subprocess.run(["iptables", "-t", table, "-F", line.split()[1]], capture_output=True)
+        for line in rules:
+            if line.startswith("-N DOCKER"):
+                subprocess.run(["iptables", "-t", table, "-X", line.split()[1]], capture_output=True)
+    subprocess.run(["iptables", "-P", "FORWARD", forward_policy or "ACCEPT"], capture_output=True)
+    subprocess.run(["ip", "link", "del", BENCH_BRIDGE], capture_output=True)

@@ -1,0 +1,213 @@
+"""The seam between containers and networks: what a container's start and stop call.
+
+``container.netattach`` calls ``attach_container`` between ``runc create`` and ``runc start``
+(the namespace exists, the user's program has not run a line) and ``detach_container`` when the
+container has stopped. Everything is read from the container's own records, in docker's
+fields: ``HostConfig.NetworkMode``, ``PortBindings``, ``PublishAllPorts``, ``Dns``,
+``DnsSearch``, ``DnsOptions``, ``ExtraHosts``; ``Config.ExposedPorts``, ``Config.Hostname``;
+and the endpoint settings asked for at create (``NetworkSettings.Networks[<net>]``: ``Aliases``,
+``IPAMConfig.IPv4Address``, ``MacAddress``), which ``endpoint_config`` writes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import InvalidArgument
+from .model import Endpoint, Network, PortBinding
+from .ports import PortRequest, parse_expose, parse_publish
+
+LOCAL_MODES = ("none", "host")
+
+
+def network_name(mode: str) -> str:
+    """docker's ``default`` network mode is the default bridge."""
+    return "bridge" if mode in ("", "default") else mode
+
+
+# create time: flags into docker's HostConfig / Config fields ---------------------------------
+def port_bindings(publish: list[str]) -> dict[str, list[dict[str, str]]]:
+    """``-p`` values as docker's ``HostConfig.PortBindings`` (``{"80/tcp": [{"HostIp": "",
+    "HostPort": "8080"}]}``; a host range stays a range, chosen from at start)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for spec in publish:
+        for req in parse_publish(spec):
+            if not req.host_start:
+                host_port = ""
+            elif req.host_start == req.host_end:
+                host_port = str(req.host_start)
+            else:
+                host_port = f"{req.host_start}-{req.host_end}"
+            out.setdefault(req.key, []).append({"HostIp": req.host_ip, "HostPort": host_port})
+    return out
+
+
+def exposed_ports(expose: list[str], bindings: dict[str, Any], image_exposed: dict[str, Any] | None) -> dict[str, dict]:
+    """``Config.ExposedPorts``: the image's, ``--expose``'s and every published port."""
+    out = dict(image_exposed or {})
+    for spec in expose:
+        for key in parse_expose(spec):
+            out[key] = {}
+    for key in bindings:
+        out[key] = {}
+    return out
+
+
+def endpoint_config(aliases: list[str], ip: str = "", mac: str = "") -> dict[str, Any]:
+    """The endpoint settings asked for at create, as docker keeps them before the start."""
+    if ip:
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid IPv4 address: {ip}") from None
+    if mac:
+        parts = mac.split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+            raise InvalidArgument(f"invalid MAC address: {mac}")
+    return {
+        "IPAMConfig": {"IPv4Address": ip} if ip else None,
+        "Links": None,
+        "Aliases": list(aliases) or None,
+        "MacAddress": mac.lower(),
+    }
+
+
+def check_network_mode(store: Any, mode: str, publish: bool, aliases: bool, ip: str) -> None:
+    """Refuse at create what docker refuses: an unknown network, ports or aliases where the
+    mode has no network of its own."""
+    from .service import NetworkService
+
+    if mode in LOCAL_MODES or mode.startswith("container:"):
+        if publish and mode != "none":
+            raise InvalidArgument("conflicting options: port publishing and the container type network mode")
+        if aliases or ip:
+            raise InvalidArgument("network-scoped aliases and --ip are supported only for user-defined networks")
+        return
+    net = NetworkService(store).get(network_name(mode)).network
+    if net.is_default_bridge and (aliases or ip):
+        raise InvalidArgument("network-scoped aliases and --ip are supported only for user-defined networks")
+
+
+# start and stop -------------------------------------------------------------------------------
+def _requests(c: Any) -> list[PortRequest]:
+    out: list[PortRequest] = []
+    bindings = c.host_config.get("PortBindings") or {}
+    for key, hosts in sorted(bindings.items()):
+        port, _, proto = key.partition("/")
+        for h in hosts or [{}]:
+            host_port = str(h.get("HostPort") or "")
+            low, _, high = host_port.partition("-")
+            start = int(low) if low else 0
+            out.append(PortRequest(int(port), proto or "tcp", h.get("HostIp") or "", start, int(high) if high else start))
+    if c.host_config.get("PublishAllPorts"):
+        for key in sorted((c.config.get("ExposedPorts") or {}), key=lambda k: (int(k.partition("/")[0]), k)):
+            if key not in bindings:
+                port, _, proto = key.partition("/")
+                out.append(PortRequest(int(port), proto or "tcp"))
+    return out
+
+
+def attach_container(store: Any, c: Any, netns: str) -> dict[str, Any]:
+    """Connect the container to its network; write its hosts and resolv.conf for it; return
+    the NetworkSettings to record."""
+    from .service import NetworkService
+
+    svc = NetworkService(store)
+    name = network_name(c.host_config.get("NetworkMode") or "")
+    asked = ((c.network_settings or {}).get("Networks") or {}).get(name) or {}
+    ip = ((asked.get("IPAMConfig") or {}).get("IPv4Address")) or None
+    ep = svc.attach(
+        name,
+        c.id,
+        c.bare_name,
+        netns,
+        aliases=list(asked.get("Aliases") or []),
+        ip=ip,
+        mac=asked.get("MacAddress") or c.config.get("MacAddress") or None,
+        publish=_requests(c),
+    )
+    try:
+        net = svc.get(name).network
+        write_etc_files(store.paths.container(c.id), c, net, ep)
+        return network_settings(net, ep, netns)
+    except BaseException:
+        svc.release(c.id)
+        raise
+
+
+def detach_container(store: Any, c: Any) -> None:
+    from .service import NetworkService
+
+    NetworkService(store).release(c.id)
+
+
+def write_etc_files(container_dir: str, c: Any, net: Network, ep: Endpoint) -> None:
+    """hosts and resolv.conf for the container on ``net``. They are already bind-mounted
+    into the created container, so they are rewritten in place, not replaced."""
+    from .files import hosts_file, parse_add_host, resolv_conf
+
+    hc = c.host_config
+    extra = [parse_add_host(h, ep.gateway) for h in hc.get("ExtraHosts") or []]
+    hostname = c.config.get("Hostname") or c.id[:12]
+    domain = c.config.get("Domainname") or ""
+    names = [f"{hostname}.{domain}", hostname] if domain else [hostname]
+    texts = {
+        "hosts": hosts_file(names[0], ep.ip, extra, names[1:]),
+        "resolv.conf": resolv_conf(
+            net.resolves_names, list(hc.get("Dns") or []), list(hc.get("DnsSearch") or []), list(hc.get("DnsOptions") or [])
+        ),
+    }
+    for filename, text in texts.items():
+        path = os.path.join(container_dir, filename)
+        with open(path, "r+" if os.path.exists(path) else "w", encoding="utf-8") as f:
+            f.truncate(0)
+            f.write(text)
+
+
+def network_settings(net: Network, ep: Endpoint, netns: str) -> dict[str, Any]:
+    ports: dict[str, Any] = {}
+    for b in ep.ports:
+        ports.setdefault(b.key, []).append({"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
+    default = net.is_default_bridge
+    return {
+        "Bridge": "",
+        "SandboxID": ep.endpoint_id,
+        "SandboxKey": netns,
+        "Ports": ports,
+        "Gateway": ep.gateway if default else "",
+        "IPAddress": ep.ip if default else "",
+        "IPPrefixLen": ep.prefix_len if default else 0,
+        "MacAddress": ep.mac if default else "",
+        "Networks": {net.name: ep.settings(net)},
+    }
+
+
+def ports_cell(network_settings: dict[str, Any] | None, exposed: dict[str, Any] | None = None) -> str:
+    """``ps``'s PORTS: ``0.0.0.0:8080->80/tcp`` for published ports, ``80/tcp`` for exposed."""
+    from .ports import format_ps_ports
+
+    bindings = []
+    for key, hosts in ((network_settings or {}).get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        for h in hosts or []:
+            bindings.append(PortBinding(int(port), proto or "tcp", h.get("HostIp") or "", int(h.get("HostPort") or 0)))
+    return format_ps_ports(bindings, [k for k in (exposed or {}) if k not in {b.key for b in bindings}])
+
+
+def port_lines(network_settings: dict[str, Any] | None, which: str | None = None) -> list[str]:
+    """``lamina port CONTAINER [PRIVATE_PORT[/PROTO]]``'s lines."""
+    from .ports import format_port_map
+
+    bindings = []
+    for key, hosts in ((network_settings or {}).get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        for h in hosts or []:
+            bindings.append(PortBinding(int(port), proto or "tcp", h.get("HostIp") or "", int(h.get("HostPort") or 0)))
+    if which:
+        port, _, proto = which.partition("/")
+        bindings = [b for b in bindings if str(b.container_port) == port and b.proto == (proto or "tcp")]
+        return [f"{b.host_ip or '0.0.0.0'}:{b.host_port}" for b in bindings]
+    return format_port_map(bindings)
