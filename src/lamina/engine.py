@@ -142,6 +142,7 @@ class Engine:
             + [Finding("veth without an endpoint", name) for name in found.links]
             + [Finding("address lease without an endpoint", lease) for lease in found.leases]
             + [Finding("published port without an endpoint", port) for port in found.ports]
+            + [Finding("iptables rules missing", what) for what in found.missing]
         )
 
     def info(self) -> dict[str, Any]:

@@ -187,6 +187,10 @@ def test_bridge_is_recreated_after_reboot(engine, sandboxes):
     sandboxes.append(one)
     engine.networks.attach("lt-boot", "f1" * 32, "one", one.netns)
     engine.networks.release("f1" * 32)
+    # rules flushed under a live bridge: system check finds them missing and restores them
+    firewall.remove_tags({firewall.net_tag(engine.networks.scope, net.id)})
+    assert engine.networks.reconcile(repair=True).missing == ["lt-boot"]
+    assert firewall.net_tag(engine.networks.scope, net.id) in firewall.tagged(firewall.save())
     # a reboot: the bridge and every rule are gone, the records stay
     with Netlink() as nl:
         nl.delete_link(net.network.bridge_name)

@@ -38,13 +38,17 @@ def _write(path: str, value: str) -> None:
         pass  # a sysctl this kernel lacks: the feature it serves degrades, nothing breaks
 
 
-def ensure_network(net: Network, scope: str, nl: Netlink, current: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+def ensure_network(net: Network, scope: str, nl: Netlink) -> dict[str, list[str]]:
     """Make the network's bridge and rules exist (after a reboot they do not); idempotent.
 
+    A bridge that is there and up was made with its rules, so the common case costs one
+    netlink request and no iptables exec (``reconcile`` restores rules someone flushed).
     Returns the iptables lines still to apply (the caller batches them with its own)."""
     pool = net.pools[0]
     name = net.bridge_name
     index = nl.link_index(name)
+    if index is not None and nl.link_is_up(index):
+        return {}
     if index is None:
         try:
             nl.add_bridge(name)
@@ -59,7 +63,13 @@ def ensure_network(net: Network, scope: str, nl: Netlink, current: dict[str, lis
     _write(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
     if not net.internal:
         _write("/proc/sys/net/ipv4/ip_forward", "1")
-    current = current if current is not None else firewall.save()
+    return network_rules_missing(net, scope, firewall.save())
+
+
+def network_rules_missing(net: Network, scope: str, current: dict[str, list[str]]) -> dict[str, list[str]]:
+    """lamina's chains and this network's rules, where ``current`` lacks them."""
+    pool = net.pools[0]
+    name = net.bridge_name
     missing = firewall.base_lines(current)
     tag = firewall.net_tag(scope, net.id)
     if tag not in firewall.tagged(current):

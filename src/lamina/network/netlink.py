@@ -111,6 +111,10 @@ class Netlink:
             return _IFINFO.unpack_from(payload)[2]
         return None
 
+    def link_is_up(self, index: int) -> bool:
+        replies = self._request(RTM_GETLINK, 0, _IFINFO.pack(0, 0, index, 0, 0))
+        return any(_IFINFO.unpack_from(p)[3] & IFF_UP for p in replies)
+
     def link_names(self) -> list[str]:
         """Every link's name in this namespace (a dump)."""
         self._seq += 1

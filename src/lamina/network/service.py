@@ -88,10 +88,11 @@ class ReconcileReport:
     links: list[str] = field(default_factory=list)
     leases: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # rules a live network or endpoint lacks
 
     @property
     def clean(self) -> bool:
-        return not (self.endpoints or self.rules or self.links or self.leases or self.ports)
+        return not (self.endpoints or self.rules or self.links or self.leases or self.ports or self.missing)
 
 
 class NetworkService:
@@ -283,8 +284,7 @@ class NetworkService:
             self.store.save_endpoint(ep)  # the record first: reconcile can undo what follows
             try:
                 with Netlink() as nl:
-                    current = firewall.save()
-                    pending = bridge.ensure_network(net, self.scope, nl, current)
+                    pending = bridge.ensure_network(net, self.scope, nl)
                     first = not any(e.sandbox == sandbox for e in self.store.all_endpoints() if e.endpoint_id != ep.endpoint_id)
                     bridge.attach(net, ep, netns, bridge.free_ifname(netns), nl, default_route=first)
                     bindings = self._claim_ports(container_id, list(publish))
@@ -361,9 +361,13 @@ class NetworkService:
         from . import bridge, firewall
         from .netlink import Netlink
 
-        others = [e for e in self.store.all_endpoints() if e.container_id == ep.container_id and e.endpoint_id != ep.endpoint_id]
-        if not any(e.ports for e in others):
-            firewall.remove_tags({firewall.ctr_tag(self.scope, ep.container_id)})
+        if ep.ports:
+            tag = firewall.ctr_tag(self.scope, ep.container_id)
+            rules = firewall.port_rules(tag, [(b.proto, b.host_ip, b.host_port, ep.ip, b.container_port) for b in ep.ports])
+            try:  # the rules attach wrote, deleted as written: one exec
+                firewall.restore(firewall.deletions(rules))
+            except RuntimeFailure:  # some were never made (a killed attach): find them by tag
+                firewall.remove_tags({tag})
         with Netlink() as nl:
             bridge.detach(ep, nl)
         for b in ep.ports:
@@ -409,6 +413,20 @@ class NetworkService:
                 firewall.remove_tags(stale, current)
             wanted = {ep.host_veth for ep in live}
             with Netlink() as nl:
+                # rules someone flushed under a bridge that is still there (a reboot takes both)
+                for net in nets.values():
+                    if net.driver == "bridge" and nl.link_index(net.bridge_name) is not None:
+                        if firewall.net_tag(self.scope, net.id) not in found:
+                            report.missing.append(net.name)
+                            if repair:
+                                firewall.restore(bridge.network_rules_missing(net, self.scope, current))
+                for ep in live:
+                    tag = firewall.ctr_tag(self.scope, ep.container_id)
+                    if ep.ports and tag not in found:
+                        report.missing.append(f"ports of {ep.container_id[:12]}")
+                        if repair:
+                            triples = [(b.proto, b.host_ip, b.host_port, ep.ip, b.container_port) for b in ep.ports]
+                            firewall.restore(firewall.port_rules(tag, triples))
                 for name in nl.link_names():
                     if name.startswith(bridge.veth_prefix(self.scope)) and name not in wanted:
                         report.links.append(name)

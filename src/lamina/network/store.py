@@ -112,7 +112,10 @@ class NetworkStore:
     def save_endpoint(self, ep: Endpoint) -> None:
         d = os.path.join(self.endpoints_dir, ep.network_id)
         os.makedirs(d, exist_ok=True)
-        write_text(os.path.join(d, f"{ep.container_id}.json"), json.dumps(ep.to_json(), indent=1))
+        # not fsynced: the record finds what a killed process left; after a power loss there
+        # is nothing left to find (links, rules and namespaces die with the kernel), and a
+        # record lost with it leaves only a lease whose owner reconciliation sees dead
+        write_text(os.path.join(d, f"{ep.container_id}.json"), json.dumps(ep.to_json(), indent=1), durable=False)
 
     def delete_endpoint(self, network_id: str, container_id: str) -> None:
         unlink_quietly(os.path.join(self.endpoints_dir, network_id, f"{container_id}.json"))
