@@ -60,8 +60,17 @@ def _run_options(fn):
         click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"),
         click.option("--pids-limit", type=int, default=None, help="Tune container pids limit (-1 for unlimited)"),
         click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
-        click.option("--network", "--net", "network", default="none", help="Connect a container to a network (none or host)"),
+        click.option("--network", "--net", "network", default="bridge", help="Connect a container to a network"),
+        click.option("--network-alias", "network_aliases", multiple=True, help="Add network-scoped alias for the container"),
+        click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option("--mac-address", default="", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+        click.option("--dns", multiple=True, help="Set custom DNS servers"),
+        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
+        click.option("--dns-option", "--dns-opt", "dns_option", multiple=True, help="Set DNS options"),
+        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
         click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
         click.option("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container"),
         click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container"),
@@ -139,6 +148,15 @@ def _spec(image: str, command: tuple[str, ...], kw: dict, detach: bool):
         runtime=kw["runtime"],
         cidfile=kw["cidfile"],
         publish=list(kw["publish"]),
+        publish_all_ports=kw["publish_all"],
+        expose=list(kw["expose"]),
+        network_aliases=list(kw["network_aliases"]),
+        ip=kw["ip"],
+        mac_address=kw["mac_address"],
+        dns=list(kw["dns"]),
+        dns_search=list(kw["dns_search"]),
+        dns_opt=list(kw["dns_option"]),
+        extra_hosts=list(kw["add_host"]),
         shm_size=parse_size(kw["shm_size"]) if kw["shm_size"] else 0,
     )
 
@@ -360,6 +378,7 @@ def rename_cmd(ctx, container, new_name):
 def ps_rows(handles, now: float, trunc: bool, size: bool) -> list[dict]:
     from ..container.model import parse_rfc3339
     from ..format.humanize import human_duration, human_size
+    from ..network.containers import ports_cell
 
     rows = []
     for h in handles:
@@ -378,7 +397,7 @@ def ps_rows(handles, now: float, trunc: bool, size: bool) -> list[dict]:
             "RunningFor": human_duration(now - parse_rfc3339(c.created)) + " ago",
             "Status": h.status_text(now),
             "State": c.state.status,
-            "Ports": "",
+            "Ports": ports_cell(c.network_settings, c.config.get("ExposedPorts")) if c.state.running else "",
             "Names": c.bare_name,
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
             "Mounts": ",".join(p.get("Name") or p.get("Source", "") for p in c.mount_points.values()),

@@ -29,6 +29,7 @@ COMMANDS = {
     "search": "lamina.cli.pull:search_cmd",
     "registry": "lamina.cli.registry:registry_group",
     "network": "lamina.cli.network:network_group",
+    "port": "lamina.cli.network:port_cmd",
     "system": "lamina.cli.system:system_group",
     "info": "lamina.cli.system:info_cmd",
     "version": "lamina.cli.system:version_cmd",

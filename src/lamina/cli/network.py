@@ -181,3 +181,50 @@ network_group.add_command(ls_cmd, "list")
 network_group.add_command(rm_cmd, "remove")
 
 __all__ = ["network_group"]
+
+
+@click.command("connect")
+@click.argument("network")
+@click.argument("container")
+@click.option("--alias", "aliases", multiple=True, help="Add network-scoped alias for the container")
+@click.option("--ip", default=None, help="IPv4 address (e.g., 172.30.100.104)")
+@click.pass_context
+def connect_cmd(ctx, network, container, aliases, ip):
+    """Connect a container to a network."""
+    from ..network.containers import connect
+
+    eng = engine(ctx)
+    connect(eng, network, container, list(aliases), ip)
+
+
+@click.command("disconnect")
+@click.argument("network")
+@click.argument("container")
+@click.option("-f", "--force", is_flag=True, help="Force the container to disconnect from a network")
+@click.pass_context
+def disconnect_cmd(ctx, network, container, force):
+    """Disconnect a container from a network."""
+    from ..network.containers import disconnect
+
+    disconnect(engine(ctx), network, container)
+
+
+network_group.add_command(connect_cmd)
+network_group.add_command(disconnect_cmd)
+
+
+@click.command("port")
+@click.argument("container")
+@click.argument("private_port", required=False)
+@click.pass_context
+def port_cmd(ctx, container, private_port):
+    """List port mappings or a specific mapping for the container."""
+    from ..errors import NotFound
+    from ..network.containers import port_lines
+
+    c = engine(ctx).containers.get(container).record
+    lines = port_lines(c.network_settings if c.state.running else None, private_port)
+    if private_port and not lines:
+        raise NotFound(f"No public port '{private_port if '/' in private_port else private_port + '/tcp'}' published for {container}")
+    for line in lines:
+        click.echo(line)

@@ -14,9 +14,6 @@ from typing import Any
 
 from ..errors import InvalidArgument
 
-#: network modes this issue runs; bridge and user networks are the networks issue's
-SUPPORTED_NETWORKS = ("none", "host")
-
 
 @dataclass
 class ContainerSpec:
@@ -37,7 +34,7 @@ class ContainerSpec:
     detach: bool = False
     auto_remove: bool = False
     read_only: bool = False
-    network_mode: str = "none"
+    network_mode: str = "bridge"  # bridge, host, none, container:<name|id> or a network's name
     volumes: list[str] = field(default_factory=list)  # -v specs
     mounts: list[dict[str, Any]] = field(default_factory=list)  # --mount, parsed (parse_mount)
     tmpfs: dict[str, str] = field(default_factory=dict)
@@ -58,7 +55,16 @@ class ContainerSpec:
     ulimits: list[dict[str, Any]] = field(default_factory=list)
     runtime: str = ""
     cidfile: str = ""
-    publish: list[str] = field(default_factory=list)  # -p: refused until networks land
+    publish: list[str] = field(default_factory=list)  # -p specs (lamina.network.ports)
+    publish_all_ports: bool = False  # -P
+    expose: list[str] = field(default_factory=list)
+    network_aliases: list[str] = field(default_factory=list)
+    ip: str = ""
+    mac_address: str = ""
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opt: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # --add-host name:ip (or host-gateway)
     shm_size: int = 0
 
 
@@ -268,12 +274,15 @@ def command_line(spec: ContainerSpec, image_config: dict[str, Any]) -> tuple[lis
 
 def check_spec(spec: ContainerSpec) -> None:
     """Refuse what this engine cannot do, in one line each (before anything is created)."""
-    if spec.network_mode not in SUPPORTED_NETWORKS:
-        raise InvalidArgument(
-            f"network mode {spec.network_mode!r} is not supported yet: use --network none or --network host"
-        )
-    if spec.publish:
-        raise InvalidArgument("publishing ports (-p) needs a bridge network, which is not supported yet")
+    from ..network.containers import endpoint_config, port_bindings
+    from ..network.files import parse_add_host
+
+    if not spec.network_mode or spec.network_mode == "container:":
+        raise InvalidArgument(f"invalid network mode {spec.network_mode!r}")
+    port_bindings(spec.publish)  # refuses a malformed -p before anything is created
+    endpoint_config(spec.network_aliases, spec.ip, spec.mac_address)
+    for entry in spec.extra_hosts:
+        parse_add_host(entry, "0.0.0.0")
     if spec.auto_remove and spec.restart_policy.get("Name", "no") != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     if spec.mem_limit and spec.mem_limit < 6 * 1024 * 1024:
@@ -308,8 +317,11 @@ def build_config(spec: ContainerSpec, image_config: dict[str, Any], hostname: st
         "AttachStdout": attached,
         "AttachStderr": attached,
     }
-    if image_config.get("ExposedPorts"):
-        config["ExposedPorts"] = image_config["ExposedPorts"]
+    from ..network.containers import exposed_ports, port_bindings
+
+    exposed = exposed_ports(spec.expose, port_bindings(spec.publish), image_config.get("ExposedPorts"))
+    if exposed:
+        config["ExposedPorts"] = exposed
     config.update({
         "Tty": spec.tty,
         "OpenStdin": spec.stdin_open,
@@ -333,6 +345,7 @@ def build_config(spec: ContainerSpec, image_config: dict[str, Any], hostname: st
 
 
 def build_host_config(spec: ContainerSpec, runtime: str) -> dict[str, Any]:
+    from ..network.containers import port_bindings
     from .model import default_host_config
 
     host = default_host_config()
@@ -341,6 +354,12 @@ def build_host_config(spec: ContainerSpec, runtime: str) -> dict[str, Any]:
         "Binds": binds or None,
         "ContainerIDFile": spec.cidfile,
         "NetworkMode": spec.network_mode,
+        "PortBindings": port_bindings(spec.publish),
+        "PublishAllPorts": spec.publish_all_ports,
+        "Dns": list(spec.dns),
+        "DnsSearch": list(spec.dns_search),
+        "DnsOptions": list(spec.dns_opt),
+        "ExtraHosts": list(spec.extra_hosts) or None,
         "RestartPolicy": dict(spec.restart_policy),
         "AutoRemove": spec.auto_remove,
         "CapAdd": list(spec.cap_add) or None,

@@ -52,6 +52,10 @@ class ContainerService:
 
     def create_from_spec(self, spec: ContainerSpec) -> ContainerHandle:
         check_spec(spec)
+        from ..network.containers import check_network_mode, endpoint_config, network_name
+
+        check_network_mode(self.store, spec.network_mode, bool(spec.publish or spec.publish_all_ports),
+                           bool(spec.network_aliases), spec.ip)
         from ..oci import chain_ids
 
         image_id = self.images.resolve(spec.image)
@@ -72,6 +76,14 @@ class ContainerService:
             config, host_config, image_id, chains[-1] if chains else None, spec.name,
             argv[0], argv[1:], mount_points,
         )
+        if spec.network_aliases or spec.ip or spec.mac_address:
+            asked = endpoint_config(spec.network_aliases, spec.ip, spec.mac_address)
+
+            def endpoint(rec: Container) -> None:
+                settings = rec.network_settings.setdefault("Networks", {})
+                settings.setdefault(network_name(spec.network_mode), {}).update(asked)
+
+            record = self.records.update(record.id, endpoint)
         if spec.cidfile:
             _write_cidfile(spec.cidfile, record.id)
         return ContainerHandle(self, record)

@@ -86,7 +86,12 @@ def check_network_mode(store: Any, mode: str, publish: bool, aliases: bool, ip: 
         if aliases or ip:
             raise InvalidArgument("network-scoped aliases and --ip are supported only for user-defined networks")
         return
-    net = NetworkService(store).get(network_name(mode)).network
+    from ..errors import NotFound
+
+    try:
+        net = NetworkService(store).get(network_name(mode)).network
+    except NotFound as exc:
+        raise InvalidArgument(str(exc)) from None  # docker run: 125, as any daemon error
     if net.is_default_bridge and (aliases or ip):
         raise InvalidArgument("network-scoped aliases and --ip are supported only for user-defined networks")
 
@@ -115,8 +120,11 @@ def attach_container(store: Any, c: Any, netns: str) -> dict[str, Any]:
     the NetworkSettings to record."""
     from .service import NetworkService
 
+    mode = c.host_config.get("NetworkMode") or ""
+    if mode.startswith("container:") or mode in LOCAL_MODES:
+        return {}  # another container's namespace, or none/host: nothing of lamina's to wire
     svc = NetworkService(store)
-    name = network_name(c.host_config.get("NetworkMode") or "")
+    name = network_name(mode)
     asked = ((c.network_settings or {}).get("Networks") or {}).get(name) or {}
     ip = ((asked.get("IPAMConfig") or {}).get("IPv4Address")) or None
     ep = svc.attach(
@@ -132,10 +140,49 @@ def attach_container(store: Any, c: Any, netns: str) -> dict[str, Any]:
     try:
         net = svc.get(name).network
         write_etc_files(store.paths.container(c.id), c, net, ep)
-        return network_settings(net, ep, netns)
+        settings = network_settings(net, ep, netns)
+        # networks joined with ``network connect``: attached again at every start
+        for other, extra in ((c.network_settings or {}).get("Networks") or {}).items():
+            if other == name:
+                continue
+            extra_net = svc.get(other).network
+            extra_ip = (extra.get("IPAMConfig") or {}).get("IPv4Address") or None
+            more = svc.attach(other, c.id, c.bare_name, netns, list(extra.get("Aliases") or []), extra_ip)
+            settings["Networks"][other] = more.settings(extra_net)
+        return settings
     except BaseException:
         svc.release(c.id)
         raise
+
+
+def shared_netns(containers_dir: str, ref: str) -> str:
+    """``--network container:<name|id>``: the running container's network namespace."""
+    import json
+
+    from ..errors import Conflict, NotFound
+
+    found = []
+    try:
+        ids = os.listdir(containers_dir)
+    except FileNotFoundError:
+        ids = []
+    for cid in ids:
+        try:
+            with open(os.path.join(containers_dir, cid, "config.v2.json"), encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if cid == ref or doc.get("Name", "").lstrip("/") == ref:
+            found = [doc]
+            break
+        if cid.startswith(ref):
+            found.append(doc)
+    if len(found) != 1:
+        raise NotFound(f"No such container: {ref}")
+    state = found[0].get("State") or {}
+    if not state.get("Running") or not state.get("Pid"):
+        raise Conflict(f"cannot join network of a non running container: {ref}")
+    return f"/proc/{state['Pid']}/ns/net"
 
 
 def detach_container(store: Any, c: Any) -> None:
@@ -211,3 +258,43 @@ def port_lines(network_settings: dict[str, Any] | None, which: str | None = None
         bindings = [b for b in bindings if str(b.container_port) == port and b.proto == (proto or "tcp")]
         return [f"{b.host_ip or '0.0.0.0'}:{b.host_port}" for b in bindings]
     return format_port_map(bindings)
+
+
+def connect(engine: Any, network: str, ref: str, aliases: list[str], ip: str | None) -> Endpoint:
+    """``network connect``: a running container gets one more interface now; the request is
+    kept in its NetworkSettings, so later starts attach it too (docker's behaviour)."""
+    from ..errors import Conflict
+
+    handle = engine.containers.get(ref)
+    c = handle.record
+    mode = c.host_config.get("NetworkMode") or ""
+    if mode in LOCAL_MODES or mode.startswith("container:"):
+        raise Conflict("container sharing network namespace with another container or host cannot be connected to any other network")
+    net = engine.networks.get(network).network
+    asked = endpoint_config(aliases, ip or "")
+    ep = None
+    if c.state.running and c.state.pid:
+        ep = engine.networks.attach(net.name, c.id, c.bare_name, f"/proc/{c.state.pid}/ns/net", aliases, ip)
+
+    def record(rec: Any) -> None:
+        networks = rec.network_settings.setdefault("Networks", {})
+        networks[net.name] = ep.settings(net) if ep else asked
+
+    engine.containers.records.update(c.id, record)
+    return ep
+
+
+def disconnect(engine: Any, network: str, ref: str) -> None:
+    from ..errors import NotFound
+
+    c = engine.containers.get(ref).record
+    net = engine.networks.get(network).network
+    if net.name not in ((c.network_settings or {}).get("Networks") or {}):
+        raise NotFound(f"container {c.short_id} is not connected to network {net.name}")
+    if engine.networks.store.endpoint(net.id, c.id):
+        engine.networks.detach(net.name, c.id)
+
+    def record(rec: Any) -> None:
+        (rec.network_settings.get("Networks") or {}).pop(net.name, None)
+
+    engine.containers.records.update(c.id, record)

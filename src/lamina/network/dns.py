@@ -47,8 +47,12 @@ def _running(dns_dir: str) -> bool:
 def notify(dns_dir: str, data_root: str, timeout: float = 5.0) -> None:
     """Make the server (started here if it is not running) serve the store as it is now."""
     if not _running(dns_dir):
+        # lamina's own path first: the caller may be a monitor started without site (-S);
+        # site stays on here, dnslib lives in site-packages
+        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from lamina.network.dns import main; sys.exit(main(sys.argv[1:]))"
         subprocess.Popen(
-            [sys.executable, "-m", "lamina.network.dns", data_root],
+            [sys.executable, "-c", code, here, data_root],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(dns_dir, "server.log"), "ab"),  # noqa: SIM115 - handed over

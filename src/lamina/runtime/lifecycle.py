@@ -240,6 +240,9 @@ def remove(handle: ContainerHandle, force: bool = False, volumes: bool = False) 
     while monitors.alive(records.exec_root, c.id) and time.monotonic() < deadline:
         time.sleep(0.01)  # the monitor is unmounting and writing the exit; let it finish
     _cleanup_runtime(handle)
+    from ..network.containers import detach_container
+
+    detach_container(records.store, c)  # what a dead monitor could not release (no-op otherwise)
     records.remove(c.id)
     if volumes:
         _remove_anonymous_volumes(handle, c)

@@ -257,7 +257,11 @@ def build_spec(c: Container, rootfs: str, container_dir: str, extra_mounts: list
     if host.get("Init") and init_binary:
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary, "options": ["bind", "ro"]})
     namespaces = [{"type": "mount"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"}]
-    if network != "host":
+    if network.startswith("container:"):
+        from ..network.containers import shared_netns
+
+        namespaces.append({"type": "network", "path": shared_netns(os.path.dirname(container_dir), network[10:])})
+    elif network != "host":
         namespaces.append({"type": "network"})
     linux: dict[str, Any] = {
         "resources": resources(host, privileged),
