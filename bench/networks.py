@@ -105,6 +105,8 @@ def main() -> None:
         from lamina import Engine
 
         Engine(root).networks.clear_host()
+        docker.docker("rm", "-f", "web", check=False)
+        docker.docker("network", "rm", "benchnet", check=False)
         docker.stop()
         subprocess.run(["umount", "-R", "-l", root], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)

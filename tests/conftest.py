@@ -41,10 +41,21 @@ def _unmount_below(path: str) -> None:
         pass
 
 
+def _clear_network(root: str) -> None:
+    """A data root's bridges, rules and DNS server live on the host, not under the root:
+    take them away with it (what a reboot would do)."""
+    if os.geteuid() != 0 or not os.path.isdir(os.path.join(root, "network")):
+        return
+    from lamina import Engine
+
+    Engine(root).networks.clear_host()
+
+
 @pytest.fixture
 def data_root(tmp_path):
     root = tmp_path / "lamina"
     yield str(root)
+    _clear_network(str(root))
     _unmount_below(str(root))
     shutil.rmtree(root, ignore_errors=True)
 

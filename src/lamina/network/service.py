@@ -266,7 +266,13 @@ class NetworkService:
             if self.store.endpoint(net.id, container_id):
                 raise Conflict(f"endpoint with name {container_name} already exists in network {net.name}")
             self._check_aliases(net, container_id, [container_name, *aliases])
-            addr = self.store.leases(net.id).acquire(net.pools[0], container_id, ip)
+            try:
+                addr = self.store.leases(net.id).acquire(net.pools[0], container_id, ip)
+            except Conflict:
+                # start-up reconciliation: what dead containers hold is taken back, then retried
+                if not self._reap_dead():
+                    raise
+                addr = self.store.leases(net.id).acquire(net.pools[0], container_id, ip)
             pool = net.pools[0]
             ep = Endpoint(
                 network_id=net.id,
@@ -287,7 +293,12 @@ class NetworkService:
                     pending = bridge.ensure_network(net, self.scope, nl)
                     first = not any(e.sandbox == sandbox for e in self.store.all_endpoints() if e.endpoint_id != ep.endpoint_id)
                     bridge.attach(net, ep, netns, bridge.free_ifname(netns), nl, default_route=first)
-                    bindings = self._claim_ports(container_id, list(publish))
+                    try:
+                        bindings = self._claim_ports(container_id, list(publish))
+                    except Conflict:
+                        if not self._reap_dead():
+                            raise
+                        bindings = self._claim_ports(container_id, list(publish))
                     ep = replace(ep, ports=tuple(bindings))
                     self.store.save_endpoint(ep)
                     rules = firewall.port_rules(
@@ -377,6 +388,13 @@ class NetworkService:
         self.store.delete_endpoint(ep.network_id, ep.container_id)
 
     # reconciliation ------------------------------------------------------------------------
+    def _reap_dead(self) -> bool:
+        """Tear down every endpoint whose container is gone; True if there was one."""
+        dead = [ep for ep in self.store.all_endpoints() if not (ep.sandbox and ep.sandbox.alive())]
+        for ep in dead:
+            self._teardown(ep)
+        return bool(dead)
+
     def _reap(self, net: Network) -> None:
         for ep in self.store.endpoints(net.id):
             if not (ep.sandbox and ep.sandbox.alive()):
