@@ -164,7 +164,7 @@ def test_dead_sandboxes_and_killed_attach_leave_nothing(engine, sandboxes):
     ep = engine.networks.attach("lt-kill", "d2" * 32, "again", again.netns, ip=victim_ep.ip, publish=parse_publish(f"{held.host_port}:80"))
     assert ep.ip == victim_ep.ip and ep.ports[0].host_port == held.host_port
     engine.networks.release("d2" * 32)
-    report = engine.networks.reconcile(repair=True)
+    engine.networks.reconcile(repair=True)
     assert leftovers(engine, [net.id]) == []
 
 
