@@ -186,6 +186,8 @@ def shared_netns(containers_dir: str, ref: str) -> str:
 
 
 def detach_container(store: Any, c: Any) -> None:
+    if not os.path.isdir(os.path.join(store.root, "network", "endpoints")):
+        return  # no container of this data root was ever attached to a network
     from .service import NetworkService
 
     NetworkService(store).release(c.id)
