@@ -157,12 +157,13 @@ class ContainerStore:
         finally:
             os.close(fd)
 
-    def update(self, container_id: str, change) -> Container:
-        """Load, apply ``change(container)``, save: under the container's lock."""
+    def update(self, container_id: str, change, host_config: bool = False) -> Container:
+        """Load, apply ``change(container)``, save (hostconfig.json too if ``host_config``
+        says the change touches it): under the container's lock."""
         with self.locked(container_id):
             container = self.load(container_id)
             change(container)
-            self.save(container)
+            self.save(container, host_config=host_config)
             return container
 
     # names -------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ def remove(handle: ContainerHandle, force: bool = False, volumes: bool = False) 
             rec.has_been_manually_stopped = True
             rec.host_config["AutoRemove"] = False  # this remove does it; the monitor must not race it
 
-        records.update(c.id, manual)
+        records.update(c.id, manual, host_config=True)  # AutoRemove lives in hostconfig.json
         rt = _runtime(handle)
         if c.state.paused:
             rt.run("resume", c.id, check=False)
