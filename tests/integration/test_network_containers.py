@@ -159,3 +159,40 @@ def test_kill_9_in_the_middle_of_run_p_leaves_nothing(ctr):
     ctr.run("system", "check", "--repair", check=False)
     assert leftovers(ctr.root) == []
     assert ctr.run("system", "check").out.strip() == "The data root is consistent."
+
+
+def test_dns_forwards_to_the_containers_own_servers(ctr):
+    """Names not on the network go to ``--dns`` (here a responder on the host's loopback)."""
+    import threading
+
+    from dnslib import QTYPE, RR, A, DNSRecord
+
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind(("127.0.0.77", 53))
+    upstream.settimeout(0.2)
+    asked: list[str] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = upstream.recvfrom(4096)
+            except TimeoutError:
+                continue
+            request = DNSRecord.parse(data)
+            asked.append(str(request.q.qname))
+            reply = request.reply()
+            if request.q.qtype == QTYPE.A:
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("10.251.95.99"), ttl=60))
+            upstream.sendto(reply.pack(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        ctr.run("network", "create", "--subnet", "10.251.95.0/24", "fwd")
+        out = ctr.run("run", "--rm", "--network", "fwd", "--dns", "127.0.0.77", "busybox", "nslookup", "outside.test").out
+    finally:
+        done.set()
+        thread.join()
+        upstream.close()
+    assert "10.251.95.99" in out and "outside.test." in asked, (out, asked)

@@ -110,6 +110,19 @@ def host_resolvers(path: str = "/etc/resolv.conf") -> list[str]:
     return [s for s in servers if _ipv4(s)] or ["8.8.8.8", "8.8.4.4"]
 
 
+def container_dns(data_root: str, container_id: str) -> list[str]:
+    """A container's ``--dns`` servers (HostConfig.Dns): the embedded server's upstream for
+    it, as docker's ExtServers; asked from the host's namespace, so loopback ones work too."""
+    import json
+
+    try:
+        with open(os.path.join(data_root, "containers", container_id, "hostconfig.json"), encoding="utf-8") as f:
+            servers = json.load(f).get("Dns") or []
+    except (OSError, ValueError):
+        return []
+    return [s for s in servers if _ipv4(s)]
+
+
 def _ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)
@@ -133,6 +146,8 @@ class Server:
         self.views: dict[int, tuple[dict[str, list[str]], dict[str, str]]] = {}  # names, ptr
         self.pending: dict[socket.socket, tuple[socket.socket, object, float]] = {}
         self.upstream = host_resolvers()
+        self.upstreams: dict[int, list[str]] = {}  # sandbox inode -> its container's --dns
+        self.data_root = data_root
         self.idle_since = time.monotonic()
         control = os.path.join(self.store.dns_dir, "control.sock")
         try:
@@ -158,6 +173,7 @@ class Server:
                     by_sandbox.setdefault(ep.sandbox.inode, []).append(nid)
                     netns_of[ep.sandbox.inode] = ep.sandbox.netns
                     self.sandboxes[ep.sandbox.inode] = ep.sandbox
+                    self.upstreams[ep.sandbox.inode] = container_dns(self.data_root, ep.container_id) or self.upstream
         for key in list(self.listeners):
             if key not in by_sandbox:
                 sock = self.listeners.pop(key)
@@ -192,6 +208,7 @@ class Server:
         for key in list(self.sandboxes):
             if key not in by_sandbox:
                 del self.sandboxes[key]
+                self.upstreams.pop(key, None)
         if self.listeners:
             self.idle_since = time.monotonic()
 
@@ -220,10 +237,10 @@ class Server:
             return reply.pack()
         return None
 
-    def forward(self, data: bytes, listener: socket.socket, client) -> None:
+    def forward(self, data: bytes, listener: socket.socket, client, key: int) -> None:
         up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
         try:
-            up.connect((self.upstream[0], 53))
+            up.connect((self.upstreams.get(key, self.upstream)[0], 53))
             up.send(data)
         except OSError:
             up.close()
@@ -260,7 +277,7 @@ class Server:
                 elif kind == "query":
                     reply = self.answer(data, key)
                     if reply is None:
-                        self.forward(data, sock, peer)
+                        self.forward(data, sock, peer, key)
                     else:
                         sock.sendto(reply, peer)
                 else:

@@ -4,6 +4,7 @@ so it never touches (or needs) a system docker, and is torn down completely afte
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -127,7 +128,7 @@ def _undo_docker_networking(forward_policy: str) -> None:
     for table in ("filter", "nat"):
         rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
         for line in rules:
-            words = line.split()
+            words = shlex.split(line)
             if line.startswith("-A ") and not words[1].startswith("DOCKER") and any(w.startswith("DOCKER") for w in words[2:]):
                 subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True)
         for line in rules:
