@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lamina end to end, offline: make a base image from Debian's busybox, import it, list,
 # inspect, show its history, tag, save, push it to a lamina registry and pull it back with
-# lamina alone, remove, load it back, and check the store.
+# lamina alone, remove, load it back, run containers from it, and check the store.
 # Uses its own data root (default /tmp/lamina-demo) so it never touches /var/lib/lamina.
 set -euo pipefail
 root="${LAMINA_DEMO_ROOT:-/tmp/lamina-demo}"
@@ -52,6 +52,22 @@ say rmi busybox localhost:5000/demo/busybox:v1 127.0.0.1:$port/demo/busybox:v1
 lamina rmi busybox localhost:5000/demo/busybox:v1 "127.0.0.1:$port/demo/busybox:v1"
 say load -i busybox.tar
 lamina load -i "$work/busybox.tar"
+say run --name hello --network none busybox sh -c 'echo hello from a container > /greeting; cat /greeting'
+lamina run --name hello --network none busybox sh -c 'echo hello from a container > /greeting; cat /greeting'
+say diff hello
+lamina diff hello
+say container inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.GraphDriver.Data.UpperDir}}' hello
+lamina container inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.GraphDriver.Data.UpperDir}}' hello
+say run -d --name ticker --network none busybox sh -c 'while true; do date; sleep 1; done'
+lamina run -d --name ticker --network none busybox sh -c 'while true; do date; sleep 1; done' >/dev/null
+sleep 1.5
+say ps -a
+lamina ps -a
+say exec ticker cat /proc/1/cmdline, then logs --tail 1 ticker
+lamina exec ticker cat /proc/1/cmdline | tr '\0' ' '; echo
+lamina logs --tail 1 ticker
+say rm -f ticker hello
+lamina rm -f ticker hello
 say system df -v
 lamina system df -v
 say system check

@@ -25,6 +25,9 @@ def test_demo_runs_end_to_end(tmp_path):
         ": Pushed",  # lamina pushed to lamina's registry
         "Status: Downloaded newer image for 127.0.0.1:",  # and pulled it back into another root
         "Loaded image: busybox:latest",
+        "hello from a container",  # a container ran (runc), its output came back
+        "A /greeting",  # container diff saw the file it wrote
+        "exited 0 ",  # and its state was recorded in config.v2.json
         "The data root is consistent.",
         "Storage Driver: overlay2",
     ):

@@ -110,6 +110,7 @@ def _render_info(data: dict) -> str:
         f" Cgroup Version: {data['CgroupVersion']}",
         f" Runtimes: {' '.join(data['Runtimes']) or 'none found (install crun or runc)'}",
         f" Default Runtime: {data['DefaultRuntime']}",
+        f"  Why: {data.get('DefaultRuntimeReason', '')}",
         f" Kernel Version: {data['KernelVersion']}",
         f" Operating System: {data['OperatingSystem']}",
         f" OSType: {data['OSType']}",

@@ -14,21 +14,32 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
 
 DAEMON_JSON = "/etc/lamina/daemon.json"
 
 
-@dataclass(frozen=True)
 class Runtime:
-    name: str
-    path: str
-    args: tuple[str, ...] = ()
-    reason: str = ""
-    known: dict[str, str] = field(default_factory=dict)
+    """A runtime: its name, binary, extra arguments, and why it was chosen. (A plain class:
+    ``info`` imports this on the lean path, where ``dataclasses`` costs more than the command.)"""
+
+    __slots__ = ("name", "path", "args", "reason")
+
+    def __init__(self, name: str, path: str, args: tuple[str, ...] = (), reason: str = "") -> None:
+        self.name, self.path, self.args, self.reason = name, path, tuple(args), reason
+
+    def __repr__(self) -> str:
+        return f"Runtime({self.name!r}, {self.path!r})"
+
+
+def which(name: str) -> str | None:
+    """``shutil.which`` without shutil (it loads fnmatch, bz2 and lzma)."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def daemon_config(path: str | None = None) -> dict:
@@ -62,12 +73,12 @@ def _crun_refuses(path: str) -> str | None:
 def known_runtimes(config: dict) -> dict[str, Runtime]:
     out: dict[str, Runtime] = {}
     for name in ("runc", "crun"):
-        path = shutil.which(name)
+        path = which(name)
         if path:
             out[name] = Runtime(name, path)
     for name, entry in (config.get("runtimes") or {}).items():
         if isinstance(entry, dict) and entry.get("path"):
-            path = entry["path"] if os.path.isabs(entry["path"]) else (shutil.which(entry["path"]) or entry["path"])
+            path = entry["path"] if os.path.isabs(entry["path"]) else (which(entry["path"]) or entry["path"])
             out[name] = Runtime(name, path, tuple(entry.get("runtimeArgs") or ()))
     return out
 

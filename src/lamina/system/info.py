@@ -107,6 +107,18 @@ def info(store: Store) -> dict[str, Any]:
         "MemTotal": _mem_total(),
         "CgroupVersion": _cgroup_version(),
         "Runtimes": runtimes,
-        "DefaultRuntime": "crun" if "crun" in runtimes else ("runc" if runtimes else ""),
+        **_default_runtime(),
         "Name": os.uname().nodename,
     }
+
+
+def _default_runtime() -> dict[str, str]:
+    """The runtime containers get, and why (``runtime.select``: crun 1.8 refuses hybrid cgroups)."""
+    from ..errors import LaminaError
+    from ..runtime.select import choose_runtime
+
+    try:
+        chosen = choose_runtime()
+    except LaminaError as exc:
+        return {"DefaultRuntime": "", "DefaultRuntimeReason": str(exc)}
+    return {"DefaultRuntime": chosen.name, "DefaultRuntimeReason": chosen.reason}
