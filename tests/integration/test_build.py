@@ -383,3 +383,24 @@ def test_add_remote_url(engine, tmp_path):
     assert fs.read_file("opt/tool.sh") == b"#!/bin/sh\necho remote\n"
     assert stat.S_IMODE(entry.st.st_mode) == 0o600  # docker's mode for downloads
     assert fs.read_file("renamed") == b"#!/bin/sh\necho remote\n"
+
+
+def test_healthcheck_none_entrypoint_resets_cmd_and_env_beats_arg(engine, tmp_path):
+    df = "\n".join(
+        [
+            "FROM busybox",
+            "HEALTHCHECK --retries=3 CMD [\"true\"]",
+            "HEALTHCHECK NONE",
+            "ENTRYPOINT [\"/bin/echo\"]",
+            "ARG V=from-arg",
+            "ENV V=from-env",
+            "ARG V",
+            "LABEL v=$V",
+            "",
+        ]
+    )
+    result = build(engine, tmp_path, df, build_args={"V": "cli"})
+    c = doc(engine, result.image_id)["config"]
+    assert c["Healthcheck"] == {"Test": ["NONE"]}
+    assert c["Entrypoint"] == ["/bin/echo"] and c["Cmd"] is None  # busybox's CMD is reset
+    assert c["Labels"] == {"v": "from-env"}

@@ -21,14 +21,12 @@ import io
 import os
 import stat
 import tarfile
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-__all__ = ["Item", "CopyPlan", "SumCache", "file_sum", "piped_tar"]
+__all__ = ["Item", "CopyPlan", "SumCache", "TarReader", "file_sum", "layer_stream"]
 
 _CHUNK = 1 << 20
 
@@ -155,43 +153,109 @@ class CopyPlan:
         return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest(), per_path
 
 
-def write_tar(items: Iterable[Item], out: BinaryIO, clamp: int | None) -> None:
-    """The layer tar of ``items`` (already in the order to write)."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
-        for item in items:
-            info = tarfile.TarInfo(item.path + ("/" if item.kind == "dir" else ""))
-            info.mode = item.mode
-            info.uid, info.gid = item.uid, item.gid
-            info.uname = info.gname = ""
-            info.mtime = min(item.mtime, clamp) if clamp is not None else item.mtime
+def _tar_info(item: Item, clamp: int | None) -> tarfile.TarInfo | None:
+    info = tarfile.TarInfo(item.path + ("/" if item.kind == "dir" else ""))
+    info.mode = item.mode
+    info.uid, info.gid = item.uid, item.gid
+    info.uname = info.gname = ""
+    info.mtime = min(item.mtime, clamp) if clamp is not None else item.mtime
+    if item.kind == "file":
+        info.type = tarfile.REGTYPE
+        info.size = item.size
+    elif item.kind == "dir":
+        info.type = tarfile.DIRTYPE
+    elif item.kind == "symlink":
+        info.type, info.linkname = tarfile.SYMTYPE, item.linkname
+    elif item.kind == "hardlink":
+        info.type, info.linkname = tarfile.LNKTYPE, item.linkname
+    elif item.kind in ("char", "block"):
+        info.type = tarfile.CHRTYPE if item.kind == "char" else tarfile.BLKTYPE
+        info.devmajor, info.devminor = os.major(item.rdev), os.minor(item.rdev)
+    elif item.kind == "fifo":
+        info.type = tarfile.FIFOTYPE
+    else:
+        return None
+    return info
+
+
+class TarReader(io.RawIOBase):
+    """The layer tar of ``items`` (in the order to write), produced as it is read: headers
+    from tarfile, file data read straight into the reader's buffer, Go's end (two zero
+    blocks, no record padding). No thread and no pipe: the store's extractor pulls, and each
+    byte is read from the context once, hashed once and written once."""
+
+    def __init__(self, items: Iterable[Item], clamp: int | None) -> None:
+        self._items = iter(items)
+        self._clamp = clamp
+        self._pending = memoryview(b"")
+        self._file: BinaryIO | None = None
+        self._left = 0  # data bytes still to come from the current file
+        self._pad = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _next(self) -> bool:
+        for item in self._items:
+            data = item.data
             fileobj = None
             if item.kind == "file":
-                info.type = tarfile.REGTYPE
-                if item.data is not None:
-                    info.size = len(item.data)
-                    fileobj = io.BytesIO(item.data)
-                else:
+                if data is None:
                     assert item.source is not None
-                    fileobj = open(item.source, "rb")  # noqa: SIM115 - closed below
-                    info.size = os.fstat(fileobj.fileno()).st_size
-            elif item.kind == "dir":
-                info.type = tarfile.DIRTYPE
-            elif item.kind == "symlink":
-                info.type, info.linkname = tarfile.SYMTYPE, item.linkname
-            elif item.kind == "hardlink":
-                info.type, info.linkname = tarfile.LNKTYPE, item.linkname
-            elif item.kind in ("char", "block"):
-                info.type = tarfile.CHRTYPE if item.kind == "char" else tarfile.BLKTYPE
-                info.devmajor, info.devminor = os.major(item.rdev), os.minor(item.rdev)
-            elif item.kind == "fifo":
-                info.type = tarfile.FIFOTYPE
-            else:
+                    fileobj = open(item.source, "rb")  # noqa: SIM115 - closed when drained
+                    item.size = os.fstat(fileobj.fileno()).st_size
+                else:
+                    item.size = len(data)
+            info = _tar_info(item, self._clamp)
+            if info is None:
                 continue
-            try:
-                tar.addfile(info, fileobj)
-            finally:
-                if fileobj is not None:
-                    fileobj.close()
+            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            if data is not None and item.kind == "file":
+                header += data
+            self._pending = memoryview(header)
+            self._file = fileobj
+            self._left = item.size if fileobj is not None else 0
+            self._pad = (-item.size) % 512 if item.kind == "file" else 0
+            return True
+        if not self._done:
+            self._done = True
+            self._pending = memoryview(bytes(1024))
+            return True
+        return False
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            if self._pending:
+                n = min(len(view), len(self._pending))
+                view[:n] = self._pending[:n]
+                self._pending = self._pending[n:]
+                return n
+            if self._file is not None and self._left:
+                n = self._file.readinto(view[: min(len(view), self._left)])
+                if not n:
+                    raise OSError(f"{self._file.name}: file shrank while it was being copied")
+                self._left -= n
+                return n
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            if self._pad:
+                self._pending, self._pad = memoryview(bytes(self._pad)), 0
+                continue
+            if not self._next():
+                return 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
+
+
+def layer_stream(items: list[Item], clamp: int | None) -> BinaryIO:
+    return io.BufferedReader(TarReader(items, clamp), _CHUNK)
 
 
 def kind_of(st: os.stat_result) -> str | None:
@@ -204,54 +268,3 @@ def kind_of(st: os.stat_result) -> str | None:
         stat.S_IFBLK: "block",
         stat.S_IFIFO: "fifo",
     }.get(fmt)
-
-
-class _PipeReader(io.RawIOBase):
-    """The read end of a pipe a writer thread fills; the writer's failure is raised at EOF, so
-    a cut-short tar is never registered as a layer."""
-
-    def __init__(self, fd: int, thread: threading.Thread, failure: list[BaseException]) -> None:
-        self._file = os.fdopen(fd, "rb", buffering=0)
-        self._thread = thread
-        self._failure = failure
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self._file.readinto(buffer)
-        if not n:
-            self._thread.join()
-            if self._failure:
-                raise self._failure[0]
-        return n or 0
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-@contextmanager
-def piped_tar(items: list[Item], clamp: int | None) -> Iterator[BinaryIO]:
-    """The tar of ``items`` as a stream, written by a thread while the store extracts it
-    (hashing and disk writes release the GIL, so the two overlap)."""
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb", buffering=_CHUNK) as out:
-                write_tar(items, out, clamp)
-        except BrokenPipeError:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader
-            failure.append(exc)
-
-    thread = threading.Thread(target=produce, name="copy-tar", daemon=True)
-    reader = _PipeReader(read_fd, thread, failure)
-    thread.start()
-    try:
-        yield io.BufferedReader(reader, _CHUNK)
-    finally:
-        reader.close()
-        thread.join()

@@ -649,7 +649,7 @@ class Builder:
         if upper is not None:
             image_id = commit_image(self.images, state.image_id, UpperDirLayer(upper), spec)
         elif items:
-            with copier.piped_tar(items, clamp) as stream:
+            with copier.layer_stream(items, clamp) as stream:
                 image_id = commit_image(self.images, state.image_id, TarLayer(stream), spec)
         else:
             image_id = commit_image(self.images, state.image_id, None, spec)
