@@ -1,4 +1,5 @@
-"""The same Dockerfile built by docker's classic builder and by lamina: same files, same config.
+"""The same Dockerfile (COPY, ADD, RUN, metadata) built by docker's classic builder and by
+lamina: same files, same config, same history.
 
 busybox is imported into lamina and loaded into a private dockerd from lamina's ``save`` (the
 same base image ID). Both results are then compared inside dockerd: lamina's image is loaded
@@ -24,6 +25,7 @@ COPY hello.c run.sh ./
 COPY tree /opt/tree/
 COPY --chown=1000:1000 hello.c /owned/
 ADD pkg.tar.gz /usr/local/
+RUN echo "built for $WHO" > /built && chmod 640 /built && rm /bin/false && mkdir -p /var/cache/x
 EXPOSE 80 53/udp
 VOLUME /data
 USER nobody

@@ -370,7 +370,11 @@ class Builder:
             return self._pull(puller, name)
 
     def _pull(self, puller, name: str) -> Digest:
-        result = puller(name)
+        """The implicit pull of FROM (and COPY --from=<image>), as docker's builder does it."""
+        result = puller(name, platform=self.options.platform)
+        status = getattr(result, "status_line", None)
+        if callable(status):
+            self.emit(status())
         image_id = getattr(result, "image_id", result)
         if isinstance(image_id, str):
             image_id = Digest.parse(image_id)
