@@ -74,6 +74,15 @@ EOF
     assert "hello them\n" in other_arg.output
 
 
+def test_heredoc_with_shebang_runs_as_a_file(engine, tmp_path):
+    df = 'FROM busybox\nRUN <<EOF\n#!/bin/ash\necho "$0" > /scriptname\nEOF\n'
+    result = build(engine, tmp_path, df)
+    fs = fs_of(engine, result.image_id)
+    assert fs.read_file("scriptname") == b"/dev/pipes/EOF\n"
+    assert fs.resolve("dev/pipes")[1] is None  # the script was bound in /dev, not left in the layer
+    assert not any(n.startswith("run-script-") for n in os.listdir(engine.store.paths.tmp()))
+
+
 def test_failing_run_keeps_previous_images_and_reports(engine, tmp_path):
     with pytest.raises(StepFailed) as failed:
         build(engine, tmp_path, "FROM busybox\nENV A=1\nRUN echo before; exit 3\n")

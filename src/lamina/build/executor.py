@@ -1027,12 +1027,16 @@ class Builder:
         args = list(node.args) if node.json else ([node.args[0]] if node.args else [])
         if not args:
             raise DockerfileError(f"{self._where(node)}: RUN requires at least one argument")
+        script = None
         if node.heredocs and not node.json:
             from .parser import is_heredoc_word
 
             first = args[0].strip()
             if is_heredoc_word(first):
                 args = [node.heredocs[0].content]
+                if args[0].startswith("#!"):
+                    # BuildKit's rule: a script with a shebang runs as a file, by its interpreter
+                    script = (node.heredocs[0].name, args[0])
             else:
                 args = [args[0] + "".join("\n" + h.content + h.name for h in node.heredocs)]
         shell = list(state.run_config.get("Shell") or DEFAULT_SHELL)
@@ -1046,9 +1050,9 @@ class Builder:
             return
         network = flags.get("network") or self.options.network
         run_env = config_env + self.args.run_env(config_env)
-        self._run_container(state, node, cmd, run_env, network, container_config)
+        self._run_container(state, node, cmd, run_env, network, container_config, script)
 
-    def _run_container(self, state, node, cmd, env, network, container_config) -> None:
+    def _run_container(self, state, node, cmd, env, network, container_config, script=None) -> None:
         from .run import run_step
 
         result = run_step(
@@ -1056,6 +1060,7 @@ class Builder:
             image_id=state.image_id,
             config=state.run_config,
             cmd=cmd,
+            script=script,
             env=env,
             network=network,
             emit=self.emit,

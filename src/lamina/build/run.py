@@ -4,12 +4,15 @@ As docker's classic builder: the container gets the image's config with the comm
 (no entrypoint), the build args in its environment, the build's network (host by default, so
 ``apt-get install`` reaches the mirror; ``--network none`` cuts it off). Its output goes to the
 build's output as it comes. After a successful step the container is removed (``--rm``, the
-default); after a failed one only with ``--force-rm``, so it can be inspected.
+default); after a failed one only with ``--force-rm``, so it can be inspected. A heredoc
+script that starts with ``#!`` is bound into the container at ``/dev/pipes/<name>`` and run as a
+file, by its own interpreter (BuildKit's rule); other heredocs run through the shell.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -60,19 +63,39 @@ def run_step(
     output: BinaryIO | None,
     remove: bool,
     force_remove: bool,
+    script: tuple[str, str] | None = None,
 ) -> RunResult:
     containers = getattr(engine, "containers", None)
     if containers is None:
         raise Unsupported("RUN needs containers (engine.containers), which this lamina does not have yet")
-    handle = containers.create(
-        str(image_id),
-        command=list(cmd),
-        entrypoint=[],
-        environment=list(env),
-        working_dir=config.get("WorkingDir") or "",
-        user=config.get("User") or "",
-        network_mode=network,
-    )
+    mounts = []
+    script_file = None
+    if script is not None:
+        # a heredoc with a shebang: bound read-only at /dev/pipes/<name> (in the container's
+        # /dev tmpfs, so nothing of it lands in the layer) and executed, as BuildKit does
+        name, content = script
+        fd, script_file = tempfile.mkstemp(prefix="run-script-", dir=engine.store.paths.tmp())
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.chmod(script_file, 0o755)
+        target = f"/dev/pipes/{name}"
+        mounts.append({"Type": "bind", "Source": script_file, "Target": target, "ReadOnly": True})
+        cmd = [target]
+    try:
+        handle = containers.create(
+            str(image_id),
+            command=list(cmd),
+            entrypoint=[],
+            environment=list(env),
+            working_dir=config.get("WorkingDir") or "",
+            user=config.get("User") or "",
+            network_mode=network,
+            mounts=mounts,
+        )
+    except BaseException:
+        if script_file:
+            os.unlink(script_file)
+        raise
     emit(f" ---> Running in {handle.short_id}")
     try:
         handle.start()
@@ -83,10 +106,14 @@ def run_step(
         status = handle.wait()["StatusCode"]
         upper = _upper_dir(engine, handle.id)
     except BaseException:
+        if script_file:
+            os.unlink(script_file)
         if force_remove or remove:
             try:
                 handle.remove(force=True)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
         raise
+    if script_file:
+        os.unlink(script_file)
     return RunResult(int(status), upper, handle, emit, remove, force_remove)
