@@ -50,3 +50,25 @@ def test_max_layer_size_and_compression_ratio_flags(lamina, busybox_tar, data_ro
 
     bad = lamina.run("--max-layer-size", "lots", "images", check=False)
     assert bad.returncode == 125 and "invalid size" in bad.err
+
+
+@pytest.mark.timeout(180)
+def test_layer_limits_hold_inside_archives_for_load_and_explore(lamina, data_root, tmp_path, monkeypatch):
+    """A gzip layer inside a saved archive is held to the user's limits too: by `load`, and by
+    `image layers --archive`, which indexes the layers without storing them."""
+    big = tmp_path / "zeros.tar"
+    big.write_bytes(_tar_of_zeros(80 << 20))
+    lamina.run("import", str(big), "zeros")
+    archive = tmp_path / "zeros-gzip.tar"
+    lamina.run("save", "--compression", "gzip", "-o", str(archive), "zeros")
+    lamina.run("rmi", "zeros")
+    before = _store_files(os.path.join(data_root, "image"))
+
+    assert lamina.run("image", "layers", "--archive", str(archive)).returncode == 0
+    monkeypatch.setenv("LAMINA_MAX_COMPRESSION_RATIO", "50")
+    for args in (("image", "layers", "--archive", str(archive)), ("load", "-i", str(archive))):
+        refused = lamina.run(*args, check=False)
+        assert refused.returncode == 125 and "decompression bomb" in refused.err, (args, refused.err)
+        assert "Traceback" not in refused.err
+    assert _store_files(os.path.join(data_root, "image")) == before
+    assert lamina.run("system", "check").out.strip() == "The data root is consistent."

@@ -61,6 +61,7 @@ class ImageArchive:
 
     def __init__(self, source: BinaryIO, tmp_dir: str, limits=None) -> None:
         self._spool: IO[bytes] | None = None
+        self._limits = limits  # the user's bomb limits, for each layer as well as the whole tar
         stream = source
         seekable = _seekable(source)
         head = _peek(source) if seekable else b""
@@ -214,7 +215,7 @@ class ImageArchive:
         if layer.blob_digest is not None:
             verifier = VerifyingReader(raw, layer.blob_digest)
             raw = verifier
-        return open_decompressed(raw, kind=self.layer_compression(layer)), verifier
+        return open_decompressed(raw, kind=self.layer_compression(layer), limits=self._limits), verifier
 
 
 class _TeeReader:
