@@ -26,8 +26,8 @@ MARKER = "# lamina launcher"
 
 _TEMPLATE = """#!{python} -S
 {marker}: written by `python3 -m lamina.cli.launcher` (install.sh). Python starts without
-# site (-S) so that `lamina images` and `lamina inspect` answer in milliseconds; every other
-# command turns site on first (lamina.cli.entry). Re-run install.sh after moving lamina.
+# site (-S) so that the everyday commands answer in milliseconds (lamina.cli.fast); every
+# other command turns site on first (lamina.cli.entry). Re-run install.sh after moving lamina.
 import sys
 
 # not this script's directory (bin/ holds no modules; listing it costs), and lamina after the
