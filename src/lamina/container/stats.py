@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..system.info import mem_total
+
 
 def _sample(handle) -> dict[str, Any]:
     return handle.stats().get("data") or {}
@@ -31,7 +33,7 @@ def stats_rows(handles, trunc: bool = True, interval: float = 0.5) -> list[dict[
         usage = mem.get("usage", 0) - ((data.get("memory") or {}).get("raw") or {}).get("total_inactive_file", 0)
         limit = mem.get("limit", 0)
         if not limit or limit > (1 << 62):
-            limit = _host_memory()
+            limit = mem_total()
         pids = (data.get("pids") or {}).get("current", 0)
         blk = (data.get("blkio") or {}).get("ioServiceBytesRecursive") or []
         read = sum(e.get("value", 0) for e in blk if e.get("op", "").lower() == "read")
@@ -48,14 +50,3 @@ def stats_rows(handles, trunc: bool = True, interval: float = 0.5) -> list[dict[
             "PIDs": str(pids),
         })
     return rows
-
-
-def _host_memory() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0

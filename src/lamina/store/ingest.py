@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..digest import Digest
 from .atomic import unlink_quietly
+from .lease import lock_held
 
 __all__ = ["Ingest", "IngestFile", "STALE_SECONDS"]
 
@@ -78,26 +79,12 @@ class Ingest:
             for name in _listdir(base):
                 path = os.path.join(base, name)
                 try:
-                    if time.time() - os.lstat(path).st_mtime < older_than or _held(path):
+                    if time.time() - os.lstat(path).st_mtime < older_than or lock_held(path):
                         continue
                 except FileNotFoundError:
                     continue
                 out.append(path)
         return out
-
-
-def _held(path: str) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _listdir(path: str) -> list[str]:

@@ -75,7 +75,8 @@ class Lease:
         self.close()
 
 
-def _alive(path: str) -> bool:
+def lock_held(path: str) -> bool:
+    """True while some live process holds ``path``'s flock (a lease, an ingest in progress)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -102,7 +103,7 @@ def live_items(leases_dir: str, prefix: str) -> set[str]:
     """Names (after ``prefix``) recorded by leases whose owners still run."""
     found: set[str] = set()
     for name in _lease_names(leases_dir):
-        if not _alive(os.path.join(leases_dir, name)):
+        if not lock_held(os.path.join(leases_dir, name)):
             continue
         try:
             items = os.listdir(os.path.join(leases_dir, name + ".d"))
@@ -125,7 +126,7 @@ def dead_leases(leases_dir: str) -> list[str]:
     out = []
     names = set(_lease_names(leases_dir))
     for name in names:
-        if not _alive(os.path.join(leases_dir, name)):
+        if not lock_held(os.path.join(leases_dir, name)):
             out.append(os.path.join(leases_dir, name))
             if os.path.isdir(os.path.join(leases_dir, name + ".d")):
                 out.append(os.path.join(leases_dir, name + ".d"))

@@ -53,7 +53,8 @@ def _which(name: str) -> str | None:
     return None
 
 
-def _mem_total() -> int:
+def mem_total() -> int:
+    """The host's memory in bytes (0 when /proc/meminfo cannot be read)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -104,7 +105,7 @@ def info(store: Store) -> dict[str, Any]:
         "OSType": "linux",
         "Architecture": os.uname().machine,
         "NCPU": os.cpu_count() or 1,
-        "MemTotal": _mem_total(),
+        "MemTotal": mem_total(),
         "CgroupVersion": _cgroup_version(),
         "Runtimes": runtimes,
         **_default_runtime(),
