@@ -83,7 +83,7 @@ def test_run_exit_codes_and_messages(ctr):
     denied = ctr.run("run", "--rm", "busybox", "/etc/passwd", check=False)
     assert denied.returncode == 126 and "permission denied" in denied.err
     noimage = ctr.run("run", "--rm", "nosuchimage", check=False)
-    assert noimage.returncode == 125 and "Unable to find image 'nosuchimage' locally" in noimage.err
+    assert noimage.returncode == 125 and "Unable to find image 'nosuchimage:latest' locally" in noimage.err
     nonet = ctr.run("run", "--rm", "--network", "nosuchnet", "busybox", "true", check=False)
     assert nonet.returncode == 125 and nonet.err == "Error: network nosuchnet not found\n"
     assert ctr.run("ps", "-aq").out == ""  # --rm removed them all, even the failed ones

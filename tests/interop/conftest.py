@@ -6,6 +6,7 @@ import tempfile
 import pytest
 
 from lamina.testing.dockerd import Dockerd, docker_cli, dockerd_binary
+from lamina.testing.registries import RegistryProcess, cncf_binary
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +23,25 @@ def dockerd():
         pytest.skip(f"dockerd could not start here: {exc}")
     yield daemon
     daemon.stop()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """``lamina registry serve`` on a free loopback port, stopped after the test."""
+    with RegistryProcess(str(tmp_path / "lamina-registry")) as reg:
+        yield reg
+
+
+@pytest.fixture
+def cncf(tmp_path):
+    """The CNCF registry (``docker-registry``) on a free loopback port."""
+    if cncf_binary() is None:
+        pytest.skip("docker-registry (the CNCF registry) is not installed")
+    with RegistryProcess(str(tmp_path / "cncf-registry"), kind="cncf") as reg:
+        yield reg
+
+
+@pytest.fixture
+def other(lamina, tmp_path):
+    """A second, empty data root: where images are pulled to."""
+    return type(lamina)(str(tmp_path / "other-root"))

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from lamina.testing.pki import write_htpasswd
-from lamina.testing.registries import RegistryProcess, cncf_binary, free_port
+from lamina.testing.registries import RegistryProcess, free_port
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -30,26 +30,6 @@ def _skopeo(*args: str) -> None:
         pytest.skip("skopeo is not installed (install.sh installs it)")
     proc = subprocess.run(["skopeo", *args], capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-
-
-@pytest.fixture
-def registry(tmp_path):
-    with RegistryProcess(str(tmp_path / "lamina-registry")) as reg:
-        yield reg
-
-
-@pytest.fixture
-def cncf(tmp_path):
-    if cncf_binary() is None:
-        pytest.skip("docker-registry (the CNCF registry) is not installed")
-    with RegistryProcess(str(tmp_path / "cncf-registry"), kind="cncf") as reg:
-        yield reg
-
-
-@pytest.fixture
-def other(lamina, tmp_path):
-    """A second, empty data root: where images are pulled to."""
-    return type(lamina)(str(tmp_path / "other-root"))
 
 
 def random_layer(path, size: int = 6 << 20) -> str:

@@ -358,27 +358,15 @@ class Builder:
         return self._image(name, pull=self.options.pull)
 
     def _image(self, name: str, pull: bool = False) -> Digest:
-        """A local image by name, pulled when missing (or always with --pull)."""
-        puller = getattr(self.images, "pull", None)
-        if pull and puller is not None:
-            return self._pull(puller, name)
-        try:
-            return self.images.resolve(name)
-        except NotFound:
-            if puller is None:
-                raise
-            return self._pull(puller, name)
+        """A local image by name, pulled when missing (or always with --pull), the pull's
+        messages in the build's output as docker's classic builder shows them (no bars)."""
 
-    def _pull(self, puller, name: str) -> Digest:
-        """The implicit pull of FROM (and COPY --from=<image>), as docker's builder does it."""
-        result = puller(name, platform=self.options.platform)
-        status = getattr(result, "status_line", None)
-        if callable(status):
-            self.emit(status())
-        image_id = getattr(result, "image_id", result)
-        if isinstance(image_id, str):
-            image_id = Digest.parse(image_id)
-        return image_id if isinstance(image_id, Digest) else self.images.resolve(name)
+        def progress(message) -> None:
+            if not message.has_bar:
+                self.emit(message.text)
+
+        policy = "always" if pull else "missing"
+        return self.images.resolve_or_pull(name, policy, platform=self.options.platform, progress=progress)
 
     # dispatch --------------------------------------------------------------------------------
     def _check_flags(self, node: Node) -> dict[str, str]:

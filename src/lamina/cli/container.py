@@ -9,7 +9,7 @@ import time
 
 import click
 
-from ..errors import InvalidArgument, LaminaError, NotFound
+from ..errors import InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unauthorized
 from ..format import table as tables
 from .context import engine
 from .lazy import LazyGroup
@@ -86,7 +86,8 @@ def _run_options(fn):
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
         click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
-        click.option("--pull", default="missing", help="Pull image before running (only local images: missing|never)"),
+        click.option("--pull", default="missing", help='Pull image before running ("always", "missing", "never")'),
+        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -162,16 +163,24 @@ def _spec(image: str, command: tuple[str, ...], kw: dict, detach: bool):
 
 
 def _create(ctx, image: str, command, kw, detach: bool):
+    """The container, its image pulled per ``--pull`` as docker's CLI does: "Unable to find
+    image …" and the pull's progress on stderr (stdout is the container's), none with -q."""
+    from .progress import ProgressDisplay
+
     eng = engine(ctx)
     spec = _spec(image, command, kw, detach)
-    if kw.get("pull") not in ("missing", "never"):
-        raise InvalidArgument("--pull: only local images can be run for now (use missing or never)")
+    quiet = kw["quiet"]
+
+    def unable(name: str) -> None:
+        if not quiet:
+            click.echo(f"Unable to find image '{name}' locally", err=True)
+
     try:
-        return eng.containers.create_from_spec(spec)
-    except NotFound as exc:
-        if str(exc).startswith("No such image"):
-            click.echo(f"Unable to find image '{image}' locally", err=True)
-            raise LaminaError(f"{exc}") from None
+        return eng.containers.create_from_spec(
+            spec, pull=kw["pull"], progress=ProgressDisplay(out=sys.stderr, quiet=quiet), on_missing=unable,
+        )
+    except (NotFound, RegistryUnavailable, Unauthorized) as exc:
+        exc.exit_status = 125  # docker's for a missing image or a failed pull in run/create
         raise
 
 

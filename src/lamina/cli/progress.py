@@ -42,7 +42,7 @@ class ProgressDisplay:
         with self._lock:
             if message.has_bar and not self.terminal:
                 return
-            text = f"{message.id}: {message.status}" if message.id else message.status
+            text = message.text
             if message.has_bar:
                 text += " " + bar(message.current, message.total)
             if not self.terminal or not message.id:

@@ -41,16 +41,25 @@ class ContainerService:
         self.records = ContainerStore(store)
 
     # the collection ----------------------------------------------------------------------
-    def create(self, image: str, command: list[str] | str | None = None, **kwargs: Any) -> ContainerHandle:
-        """docker-py's ``containers.create``: kwargs are ``ContainerSpec``'s fields."""
+    def create(self, image: str, command: list[str] | str | None = None, *, pull: str = "never",
+               **kwargs: Any) -> ContainerHandle:
+        """docker-py's ``containers.create``: kwargs are ``ContainerSpec``'s fields; ``pull`` is
+        docker's ``--pull`` (docker-py's create does not pull: "never")."""
         if isinstance(command, str):
             import shlex
 
             command = shlex.split(command)
         spec = ContainerSpec(image=image, command=command, **kwargs)
-        return self.create_from_spec(spec)
+        return self.create_from_spec(spec, pull=pull)
 
-    def create_from_spec(self, spec: ContainerSpec) -> ContainerHandle:
+    def create_from_spec(self, spec: ContainerSpec, pull: str = "never", progress=None,
+                         on_missing=None) -> ContainerHandle:
+        """A container from ``spec``; its image is found or pulled under ``pull`` (docker's
+        ``--pull``: missing, always, never) by ``ImageService.resolve_or_pull``, which says what
+        ``progress`` and ``on_missing`` hear."""
+        from ..image.service import check_pull_policy
+
+        check_pull_policy(pull)
         check_spec(spec)
         from ..network.containers import check_network_mode, endpoint_config, network_name
 
@@ -58,7 +67,7 @@ class ContainerService:
                            bool(spec.network_aliases), spec.ip)
         from ..oci import chain_ids
 
-        image_id = self.images.resolve(spec.image)
+        image_id = self.images.resolve_or_pull(spec.image, pull, progress=progress, on_missing=on_missing)
         image_config = self.store.images.get(image_id)
         config = build_config(spec, dict(image_config.config or {}), hostname="")
         entrypoint = config.get("Entrypoint") or []
@@ -95,10 +104,12 @@ class ContainerService:
 
         return mount_points(self.store, spec, image_volumes)
 
-    def run(self, image: str, command: list[str] | str | None = None, **kwargs: Any) -> ContainerHandle:
-        """Create and start; with ``detach=False`` wait for the exit (docker-py returns the logs,
-        lamina returns the handle: ``handle.wait()`` and ``handle.logs()`` give both)."""
-        handle = self.create(image, command, **kwargs)
+    def run(self, image: str, command: list[str] | str | None = None, *, pull: str = "missing",
+            **kwargs: Any) -> ContainerHandle:
+        """Create and start, pulling a missing image as docker-py's ``run`` does; with
+        ``detach=False`` wait for the exit (docker-py returns the logs, lamina returns the
+        handle: ``handle.wait()`` and ``handle.logs()`` give both)."""
+        handle = self.create(image, command, pull=pull, **kwargs)
         handle.start()
         if not kwargs.get("detach"):
             handle.wait()

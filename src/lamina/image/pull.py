@@ -87,6 +87,11 @@ class Progress:
     def has_bar(self) -> bool:
         return self.status in ("Downloading", "Extracting", "Pushing")
 
+    @property
+    def text(self) -> str:
+        """The message as one line without its bar: ``id: status``, or the status alone."""
+        return f"{self.id}: {self.status}" if self.id else self.status
+
 
 ProgressFn = Callable[[Progress], None]
 

@@ -202,6 +202,33 @@ class ImageService:
 
         return Puller(self).plan(name, platform)
 
+    def resolve_or_pull(self, name: str, pull: str = "missing", platform: str | None = None, progress=None,
+                        on_missing: Callable[[str], None] | None = None) -> Digest:
+        """The image ID for ``name`` under docker's ``--pull`` policy (``run``, ``create``, a
+        build's FROM): ``missing`` pulls only when the store has no such image, ``always`` pulls
+        first, ``never`` only looks (NotFound "No such image: …").
+
+        Before an implicit pull ``on_missing`` hears the name as docker prints it in "Unable to
+        find image 'busybox:latest' locally". ``progress`` receives the pull's messages and then,
+        as docker's daemon sends them, "Digest: …" and "Status: …" (``image.pull.Progress``).
+        """
+        check_pull_policy(pull)
+        if pull != "always":
+            try:
+                return self.resolve(name)
+            except NotFound:
+                if pull == "never" or not _pullable(name):
+                    raise
+            if on_missing is not None:
+                on_missing(refs.parse(name).with_default_tag().familiar())
+        from .pull import Progress
+
+        result = self.pull(name, platform, progress)
+        if progress is not None:
+            progress(Progress("", f"Digest: {result.digest}"))
+            progress(Progress("", result.status_line()))
+        return result.image_id
+
     def push(self, name: str, all_tags: bool = False, compression: str = "gzip", progress=None):
         """Push ``name`` (a tag, or with ``all_tags`` every tag of the repository) to its
         registry; a list of ``image.push.PushResult``."""
@@ -473,6 +500,26 @@ def _comment(doc: Any) -> str:
     if not comment and history and isinstance(history[-1], dict):
         comment = history[-1].get("comment") or ""
     return comment
+
+
+PULL_POLICIES = ("always", "missing", "never")
+
+
+def check_pull_policy(pull: str) -> None:
+    """docker's ``--pull`` values for ``run``/``create`` (its wording when another is given)."""
+    if pull not in PULL_POLICIES:
+        raise InvalidArgument(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"')
+
+
+def _pullable(name: str) -> bool:
+    """Whether a missing image may be pulled by this name: references yes, ``sha256:`` IDs no."""
+    if name.startswith("sha256:"):
+        return False
+    try:
+        refs.parse(name)
+    except InvalidReference:
+        return False
+    return True
 
 
 def _looks_like_id(name: str) -> bool:
