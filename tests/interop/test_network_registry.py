@@ -1,7 +1,8 @@
 """Seed 000's private registry, run the way the seed runs it: the CNCF Distribution registry in
 a lamina container on ``registry-network``, published on a host port, with its storage on the
-host; docker pushes to it through the published port and a container on the same network
-reaches it by name. Traffic goes only to loopback and to the test's own containers."""
+host; docker and lamina push to it through the published port (lamina pulls it back on a fresh
+data root) and a container on the same network reaches it by name. Traffic goes only to
+loopback and to the test's own containers."""
 
 from __future__ import annotations
 
@@ -85,10 +86,22 @@ def test_seed_000_registry_on_a_user_network(lamina, dockerd, tmp_path, busybox_
         dockerd.docker("push", ref)  # docker reaches lamina's container through the published port
         assert (storage / "docker/registry/v2/repositories/library/bb/_manifests/tags/1").is_dir()
 
+        # lamina pushes there too, and a fresh data root pulls the same image back
+        mine = f"127.0.0.1:{port}/lamina/bb:1"
+        lamina.run("tag", "busybox:latest", mine)
+        pushed = lamina.run("push", mine).out.splitlines()
+        assert pushed[0] == f"The push refers to repository [127.0.0.1:{port}/lamina/bb]"
+        assert pushed[-1].startswith("1: digest: sha256:")
+        fresh = type(lamina)(str(tmp_path / "fresh-root"))
+        pulled = fresh.run("pull", mine).out.splitlines()
+        assert pulled[-2:] == [f"Status: Downloaded newer image for {mine}", mine]
+        assert fresh.run("inspect", "-f", "{{.Id}}", mine).out == lamina.run("inspect", "-f", "{{.Id}}", mine).out
+
         out = lamina.run("run", "--rm", "--network", "registry-network", "busybox", "sh", "-c",
                          "wget -qO- http://registry:5000/v2/_catalog").out
-        assert json.loads(out) == {"repositories": ["library/bb"]}
+        assert json.loads(out) == {"repositories": ["lamina/bb", "library/bb"]}
     finally:
+        shutil.rmtree(tmp_path / "fresh-root", ignore_errors=True)
         lamina.run("rm", "-f", "registry", check=False)
         lamina.run("network", "rm", "registry-network", check=False)
         eng = Engine(lamina.root)
