@@ -146,3 +146,33 @@ def test_progress_lines_as_docker_draws_them():
     show(Progress("a", "Downloading", 5, 10))
     assert tty.getvalue().startswith("a: Pulling fs layer\nb: Pulling fs layer\n\x1b[2A\r\x1b[2Ka: Downloading [")
     assert tty.getvalue().endswith("\r\x1b[2B")
+
+
+def test_token_cache_keys_expiry_and_damage(tmp_path):
+    import time
+
+    from lamina.registry.client.tokens import TokenCache, token_key
+
+    cache = TokenCache(str(tmp_path / "cfg" / "tokens.json"))
+    scopes = ("repository:a/b:pull",)
+    bob = token_key("http://reg:5000", "https://auth/token", "reg", scopes, ("bob", "pw"))
+    assert bob != token_key("http://reg:5000", "https://auth/token", "reg", scopes, ("bob", "other"))
+    assert bob != token_key("http://reg:5000", "https://auth/token", "reg", scopes, None)
+    assert bob != token_key("http://reg:5000", "https://auth/token", "reg", ("repository:a/b:pull,push",), ("bob", "pw"))
+    assert "pw" not in bob
+    assert cache.get(bob) is None  # no file yet
+    cache.put(bob, "tok-1", time.time() + 60)
+    assert cache.get(bob)[0] == "tok-1"
+    assert os.stat(cache.path).st_mode & 0o777 == 0o600 and os.stat(os.path.dirname(cache.path)).st_mode & 0o777 == 0o700
+    stale = token_key("http://reg:5000", "https://auth/token", "reg", ("repository:c/d:pull",), None)
+    cache.put(stale, "tok-old", time.time() - 1)
+    assert cache.get(stale) is None  # expired: never handed out
+    cache.put(bob, "tok-2", time.time() + 60)
+    assert set(json.load(open(cache.path))) == {bob}  # expired entries go when the file is written
+    cache.drop(bob)
+    assert cache.get(bob) is None
+    with open(cache.path, "w") as f:
+        f.write("{damaged")
+    assert cache.get(bob) is None
+    cache.put(bob, "tok-3", time.time() + 60)
+    assert cache.get(bob)[0] == "tok-3"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import yaml
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return s.getsockname()[1]
 
 
@@ -30,17 +30,20 @@ def cncf_binary() -> str | None:
 
 @dataclass
 class RegistryProcess:
-    """``kind`` is "lamina" or "cncf"; ``config`` is extra YAML merged into the default."""
+    """``kind`` is "lamina" or "cncf"; ``config`` is extra YAML merged into the default;
+    ``address`` is where it listens (loopback unless a test needs a registry docker would not
+    call insecure by itself)."""
 
     root: str
     kind: str = "lamina"
     config: dict = field(default_factory=dict)
     port: int = 0
     proc: subprocess.Popen | None = None
+    address: str = "127.0.0.1"
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.address}:{self.port}"
 
     @property
     def tls(self) -> bool:
@@ -71,7 +74,7 @@ class RegistryProcess:
 
     def start(self, timeout: float = 30.0) -> RegistryProcess:
         os.makedirs(self.root, exist_ok=True)
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.address)
         config = self._config_file()
         if self.kind == "lamina":
             argv = [sys.executable, "-m", "lamina", "registry", "serve", config]

@@ -45,13 +45,22 @@ def _is_loopback(host: str) -> bool:
     return name in ("localhost", "[::1]") or name.startswith("127.")
 
 
+def _listed_insecure(host: str) -> bool:
+    """daemon.json's ``insecure-registries`` (read only off loopback: a loopback login is
+    decided without it, and the lean path keeps its imports small)."""
+    from .daemon_config import load_daemon_config
+
+    return load_daemon_config().is_insecure(host)
+
+
 def _candidates(server: str, insecure: bool) -> list[tuple[str, bool | ssl.SSLContext]]:
     """(base URL, verify) pairs in the order docker tries them.
 
     A registry is secure by default: HTTPS only, verified against the system roots plus
-    ``certs.d/<host:port>/ca.crt``. Loopback registries and ``--insecure`` are insecure, as
-    docker marks 127.0.0.0/8: HTTPS without verification first, then plain HTTP. An explicit
-    ``https://`` is always verified (unless ``--insecure``); an explicit ``http://`` is used as is.
+    ``certs.d/<host:port>/ca.crt``. Loopback registries, those daemon.json lists in
+    ``insecure-registries`` (as pull and push read it) and ``--insecure`` are insecure: HTTPS
+    without verification first, then plain HTTP. An explicit ``https://`` is always verified
+    (unless ``--insecure``); an explicit ``http://`` is used as is.
     """
     scheme, sep, host = server.partition("://")
     if not sep:
@@ -63,7 +72,7 @@ def _candidates(server: str, insecure: bool) -> list[tuple[str, bool | ssl.SSLCo
         return [(f"http://{host}", False)]
     if scheme == "https":
         return [(f"https://{host}", False if insecure else verify)]
-    if insecure or _is_loopback(host):
+    if insecure or _is_loopback(host) or _listed_insecure(host):
         return [(f"https://{host}", False), (f"http://{host}", False)]
     return [(f"https://{host}", verify)]
 

@@ -13,6 +13,7 @@ from ...reference import DEFAULT_DOMAIN, Reference
 from .api import Repository
 from .credentials import lookup
 from .daemon_config import DaemonConfig, load_daemon_config
+from .tokens import TokenCache
 from .transport import Session, registry_host
 
 __all__ = ["Source", "pull_sources", "push_repository", "session_for"]
@@ -34,7 +35,8 @@ def session_for(server: str, config: DaemonConfig | None = None, *, credentials_
     config = config or load_daemon_config()
     host = server.split("://", 1)[-1].rstrip("/")
     timeout = HUB_CONNECT_TIMEOUT if host == registry_host(DEFAULT_DOMAIN) else 10.0
-    return Session(server, config, lookup(credentials_key or host), connect_timeout=timeout)
+    return Session(server, config, lookup(credentials_key or host), connect_timeout=timeout,
+                   token_cache=TokenCache.beside_credentials())
 
 
 def pull_sources(ref: Reference, config: DaemonConfig | None = None) -> list[Source]:

@@ -5,7 +5,8 @@ registry, plain HTTP after HTTPS fails) and handles, for every request:
 
 * the auth challenge: a 401's ``WWW-Authenticate`` says Basic or Bearer; Basic sends the
   stored credentials, Bearer fetches a token for the request's scopes from the realm and
-  caches it until it expires (per set of scopes, shared by the session's threads);
+  caches it until it expires (per set of scopes, shared by the session's threads, and with a
+  ``TokenCache`` on disk for the next command too);
 * credentials stay with their registry: an ``Authorization`` header goes only to the
   endpoint's own origin, never along a redirect to another host (a blob store, a CDN), and
   the credentials go to a token realm only over HTTPS or on the insecure registry's own host;
@@ -33,6 +34,7 @@ import httpx
 
 from ...errors import InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unauthorized
 from .daemon_config import DaemonConfig
+from .tokens import TokenCache, token_key
 
 __all__ = ["Endpoint", "Session", "endpoints_for", "parse_challenge", "registry_host", "HUB_HOST"]
 
@@ -101,7 +103,8 @@ def endpoints_for(server: str, config: DaemonConfig, insecure: bool = False) -> 
 @dataclass
 class _Token:
     value: str
-    expires: float
+    expires: float  # time.monotonic()
+    disk_key: str | None = None  # its key in the session's TokenCache
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -137,9 +140,11 @@ class Session:
         insecure: bool = False,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        token_cache: TokenCache | None = None,
     ) -> None:
         self.server = server
         self.credentials = credentials
+        self.token_cache = token_cache
         self._candidates = endpoints_for(server, config, insecure)
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._clients: dict[int, httpx.Client] = {}
@@ -234,7 +239,9 @@ class Session:
             with self._lock:
                 had = self._challenge
                 self._challenge = challenge
-                self._tokens.pop(tuple(sorted(scopes)), None)
+                refused = self._tokens.pop(tuple(sorted(scopes)), None)
+            if refused is not None and refused.disk_key and self.token_cache is not None:
+                self.token_cache.drop(refused.disk_key)
             if had == challenge and challenge[0] == "basic":
                 return response  # the credentials were refused; asking again cannot help
         return response
@@ -294,6 +301,15 @@ class Session:
         if self.credentials and self._may_send_credentials(realm):
             auth = self.credentials
         endpoint = self.endpoint
+        disk_key = None
+        if self.token_cache is not None:
+            disk_key = token_key(endpoint.base, realm, params.get("service", ""), scopes, auth)
+            kept = self.token_cache.get(disk_key)
+            if kept is not None:
+                value, expires = kept
+                with self._lock:
+                    self._tokens[scopes] = _Token(value, time.monotonic() + expires - time.time(), disk_key)
+                return value
         same = _origin(realm) == _origin(endpoint.base) or urlsplit(realm).hostname == urlsplit(endpoint.base).hostname
         client = self._client(endpoint.verify if same else _verify_for(urlsplit(realm).netloc))
         try:
@@ -312,10 +328,13 @@ class Session:
             raise Unauthorized(f"the token server {realm} did not answer with a token") from None
         if not isinstance(value, str) or not value:
             raise Unauthorized(f"the token server {realm} did not answer with a token")
+        # refresh a little early so a token never expires between check and use
+        lifetime = max(lifetime - 5, 1)
         with self._lock:
             self.token_fetches += 1
-            # refresh a little early so a token never expires between check and use
-            self._tokens[scopes] = _Token(value, time.monotonic() + max(lifetime - 5, 1))
+            self._tokens[scopes] = _Token(value, time.monotonic() + lifetime, disk_key)
+        if disk_key is not None:
+            self.token_cache.put(disk_key, value, time.time() + lifetime)
         return value
 
     def _may_send_credentials(self, realm: str) -> bool:
