@@ -61,3 +61,46 @@ def test_trailing_padding_kept(tmp_path):
 def test_normalize_name():
     assert normalize_name("./a//b/") == "a/b"
     assert normalize_name("/abs/x") == "abs/x"
+
+
+def test_record_read_in_chunks_across_members_and_truncation_refused(tmp_path):
+    import gzip
+
+    import pytest
+
+    from lamina.archive.tarsplit import iter_entries
+    from lamina.errors import StoreCorrupt
+
+    lines = [b'{"type":2,"payload":"%s"}\n' % (b"QUJD" * n) for n in range(1, 400)]
+    lines += [b'{"type":1,"name":"d/f\\u00e9%d","size":%d}\n' % (n, n) for n in range(400)]
+    whole = gzip.compress(b"".join(lines[:500]), mtime=0) + gzip.compress(b"".join(lines[500:]), mtime=0)
+    expected = [__import__("json").loads(line) for line in lines]
+    for chunk in (7, 4096, 1 << 20):  # lines and gzip members split at every kind of boundary
+        assert list(iter_entries(io.BytesIO(whole), chunk)) == expected
+    with pytest.raises(StoreCorrupt):
+        list(iter_entries(io.BytesIO(whole[:-20])))
+    assert list(iter_entries(io.BytesIO(b""))) == []
+
+
+def test_assemble_refuses_a_symlinked_directory_and_keeps_directories_apart(tmp_path):
+    import pytest
+
+    from lamina.errors import StoreCorrupt
+
+    raw = _tar([("a", b"", tarfile.DIRTYPE), ("a/x", b"1", tarfile.REGTYPE), ("b", b"", tarfile.DIRTYPE),
+                ("b/x", b"22", tarfile.REGTYPE), ("a/y", b"333", tarfile.REGTYPE), ("top", b"4", tarfile.REGTYPE)])
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "t2").mkdir()
+    assert _record_and_rebuild(raw, tmp_path / "tree") == raw
+    # a directory swapped for a symlink after the record was made is not followed
+    split = io.BytesIO()
+    apply_layer(io.BytesIO(raw), str(tmp_path / "t2"), whiteouts="delete", same_owner=False, record=split)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x").write_bytes(b"1")
+    (tmp_path / "t2" / "a" / "x").unlink()
+    (tmp_path / "t2" / "a" / "y").unlink()
+    (tmp_path / "t2" / "a").rmdir()
+    (tmp_path / "t2" / "a").symlink_to(outside)
+    with pytest.raises(StoreCorrupt):
+        assemble(io.BytesIO(split.getvalue()), str(tmp_path / "t2"), io.BytesIO())
