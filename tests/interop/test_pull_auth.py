@@ -182,6 +182,10 @@ def test_bearer_tokens_cached_across_commands(lamina, busybox_tar, tmp_path):
         assert _token_requests(reg) == 1
         _run(type(lamina)(str(tmp_path / "fifth")), "pull", ref, env=env)
         assert _token_requests(reg) == 1
+    # logout takes the registry's tokens with the credentials
+    assert json.loads(cache.read_text())
+    _run(lamina, "logout", reg.host, env=env)
+    assert json.loads(cache.read_text()) == {}
 
 
 def _local_address() -> str | None:

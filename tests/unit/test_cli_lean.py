@@ -312,7 +312,8 @@ BUDGET = {
                      "lamina.store", "lamina.store.paths", "lamina.store.atomic", "lamina.digest", "lamina.errors", "lamina.value"},
     ("__complete", "images"): {"lamina.cli.lean.complete", "lamina.store", "lamina.store.catalog"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry", "lamina.registry.client",
-                                   "lamina.registry.client.credentials", "lamina.store", "lamina.store.atomic"},
+                                   "lamina.registry.client.credentials", "lamina.registry.client.tokens", "lamina.store",
+                                   "lamina.store.atomic"},
 }
 
 #: the launcher's start (``lamina.cli.launcher``), then the loaded modules written to a file

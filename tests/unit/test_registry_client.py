@@ -176,3 +176,10 @@ def test_token_cache_keys_expiry_and_damage(tmp_path):
     assert cache.get(bob) is None
     cache.put(bob, "tok-3", time.time() + 60)
     assert cache.get(bob)[0] == "tok-3"
+    # logout: the registry's tokens go, another registry's stay
+    hub = token_key("https://registry-1.docker.io", "https://auth.docker.io/token", "registry.docker.io", scopes, None)
+    cache.put(hub, "tok-hub", time.time() + 60)
+    cache.forget("reg:5000")
+    assert cache.get(bob) is None and cache.get(hub)[0] == "tok-hub"
+    cache.forget("docker.io")
+    assert cache.get(hub) is None

@@ -1,4 +1,5 @@
-"""``logout SERVER``: remove the stored credentials (``registry.client.credentials``)."""
+"""``logout SERVER``: remove the stored credentials (``registry.client.credentials``) and the
+bearer tokens cached for the registry (``registry.client.tokens``)."""
 
 from .args import Spec
 
@@ -14,7 +15,9 @@ def run(ctx, opts: dict, args: list[str]) -> int:
 def logout(server: str) -> str:
     """What ``logout`` prints (the click command says the same)."""
     from ...registry.client.credentials import remove_auth
+    from ...registry.client.tokens import TokenCache
 
+    TokenCache.beside_credentials().forget(server)
     if remove_auth(server):
         return f"Removing login credentials for {server}\n"
     return f"Not logged in to {server}\n"

@@ -10,7 +10,8 @@ a hash of the credentials the token was issued for, so a token is never used for
 account (or an anonymous one for a login, or the other way round). The file holds secrets:
 mode 0600 in the credentials' 0700 directory, replaced atomically; a damaged file counts as
 empty. Two commands writing at once may each lose the other's newest token, which costs one
-token fetch later, nothing else. Expired entries are dropped whenever the file is written.
+token fetch later, nothing else. Expired entries are dropped whenever the file is written,
+and ``logout`` drops the registry's tokens with its credentials.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import time
 
 from ...store import atomic
-from .credentials import config_path
+from .credentials import config_key, config_path
 
 __all__ = ["TokenCache", "token_key"]
 
@@ -69,6 +70,14 @@ class TokenCache:
         entries = self._load()
         if entries.pop(key, None) is not None:
             self._save(self._live(entries))
+
+    def forget(self, server: str) -> None:
+        """``logout``: drop every token held for ``server``'s registry, whoever it was for."""
+        key = config_key(server)
+        entries = self._load()
+        kept = {k: v for k, v in entries.items() if config_key(k.split("\n", 1)[0]) != key}
+        if len(kept) != len(entries):
+            self._save(self._live(kept))
 
     def _load(self) -> dict:
         try:
