@@ -50,18 +50,19 @@ def _samples(spec: Spec) -> list[list[str]]:
         lines.append([flag, *args])
         lines.append([*args, flag])  # options after arguments, as click allows
     for option in spec.values:
-        lines.append([option, "{{.ID}}", *args])
-        lines.append([*args, option, "-x"])  # a value that looks like an option is a value
+        number = spec.values[option] in spec.ints
+        lines.append([option, "7" if number else "{{.ID}}", *args])
+        lines.append([*args, option, "-3" if number else "-x"])  # a value that looks like an option is a value
         if option.startswith("--"):
-            lines.append([f"{option}=a=b", *args])
+            lines.append([f"{option}=12" if number else f"{option}=a=b", *args])
         else:
-            lines.append([f"{option}{{{{json .}}}}", *args])
+            lines.append([f"{option}5" if number else f"{option}{{{{json .}}}}", *args])
     shorts = [f[1] for f in spec.flags if len(f) == 2]
     if len(shorts) > 1:
         lines.append(["-" + "".join(shorts), *args])
     values = [v[1] for v in spec.values if len(v) == 2]
     if shorts and values:
-        lines.append(["-" + shorts[0] + values[0], "x", *args])
+        lines.append(["-" + shorts[0] + values[0], "7" if spec.values["-" + values[0]] in spec.ints else "x", *args])
     return lines
 
 
@@ -110,8 +111,9 @@ def test_parser_counts_arguments_and_collects_multiple_values():
 
 
 # --- both paths print the same bytes -------------------------------------------------------------
-def _store(root: str) -> Engine:
-    """The same images with the same times in every store built by this (so outputs compare)."""
+def _store(root: str, lost: bool = True) -> Engine:
+    """The same images with the same times in every store built by this (so outputs compare);
+    ``lost`` adds a container whose process is gone (``system check`` reports it)."""
     eng = Engine(root, "vfs")
     add_image(eng, b"busybox", "2020-05-05T05:05:05.123456789Z", tags=["busybox", "team/app:1"])
     base = add_image(eng, b"base", "2017-01-01T00:00:00Z")
@@ -119,6 +121,7 @@ def _store(root: str) -> Engine:
     add_image(eng, b"lonely", "2018-01-01T00:00:00Z", tags=["lonely:1"])
     eng.images.summaries()  # a current catalog
     _container(root)
+    _more_containers(root, str(eng.images.resolve("busybox")), lost)
     return eng
 
 
@@ -143,6 +146,40 @@ def _container(root: str) -> None:
             with open(path, "w") as f:
                 f.write(rel)
             os.utime(path, (1, 1))
+
+
+#: (name, id's first hex digit, State, what else config.v2.json says): created, running (its
+#: Pid is this test's own process, so it counts as alive), exited, and one whose process is gone
+CONTAINERS = [
+    ("web", "a", {"Running": True, "Pid": os.getpid(), "StartedAt": "2019-03-03T03:03:03.5Z"},
+     {"Path": "nginx", "Args": ["-g", "daemon off;"], "Config": {"Image": "team/app:1", "Labels": {"tier": "front", "a": "b"},
+      "ExposedPorts": {"80/tcp": {}, "443/tcp": {}}},
+      "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]}},
+      "MountPoints": {"/data": {"Type": "volume", "Name": "vol1", "Source": "/x"}, "/etc/x": {"Type": "bind", "Source": "/etc/x"}}}),
+    ("done", "b", {"Running": False, "ExitCode": 3, "StartedAt": "2019-02-02T02:02:02Z", "FinishedAt": "2019-02-02T02:03:04.25Z"},
+     {"Path": "sh", "Args": ["-c", "echo a long command line that is cut"], "Config": {"Image": "busybox"}}),
+    ("lost", "e", {"Running": True, "Pid": 999999999, "StartedAt": "2019-04-04T04:04:04Z"},
+     {"Path": "sleep", "Args": ["1d"], "Config": {"Image": ""}}),
+]
+
+
+def _more_containers(root: str, image_id: str, lost: bool) -> None:
+    """Containers in docker's layout without layers (``ps`` and the lifecycle commands need
+    none), created a second apart in 2018, so every path prints the same ages."""
+    import json
+
+    for n, (name, digit, state, doc) in enumerate(CONTAINERS if lost else CONTAINERS[:-1]):
+        cid = digit * 64
+        directory = os.path.join(root, "containers", cid)
+        os.makedirs(directory)
+        full = {"State": state, "ID": cid, "Created": f"2018-01-01T00:00:0{n}.123Z", "Image": image_id,
+                "Name": "/" + name, "Driver": "vfs", **doc}
+        if not full["Config"]["Image"]:
+            full["Config"]["Image"] = image_id
+        with open(os.path.join(directory, "config.v2.json"), "w") as f:
+            json.dump(full, f)
+        with open(os.path.join(directory, "hostconfig.json"), "w") as f:
+            json.dump({"NetworkMode": "bridge" if name == "web" else "none"}, f)
 
 
 def _full(root: str, argv: list[str]) -> tuple[int, str, str]:
@@ -192,6 +229,27 @@ READS = [
     (["diff", "cccc"], True),
     (["diff", "nope"], True),
     (["diff"], False),
+    (["ps"], True),
+    (["ps", "-a"], True),
+    (["container", "ls", "-aq", "--no-trunc"], True),
+    (["container", "list", "-a", "--no-trunc"], True),
+    (["container", "ps", "-n", "2"], True),
+    (["ps", "-n", "x"], False),
+    (["ps", "-n=+1"], False),
+    (["ps", "--last", "-1", "-a"], True),
+    (["ps", "-l"], True),
+    (["ps", "-as"], True),
+    (["ps", "-a", "-f", "status=exited", "--filter", "name=do"], True),
+    (["ps", "-a", "-f", "label=tier=front"], True),
+    (["ps", "-a", "-f", "ancestor=busybox"], True),
+    (["ps", "-a", "-f", "since=c1", "-f", "exited=3"], True),
+    (["ps", "-a", "-f", "bogus=1"], True),
+    (["ps", "-a", "-f", "status"], True),
+    (["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Ports}} {{.Labels}} {{.Mounts}} {{.Networks}} {{.CreatedAt}}"], True),
+    (["ps", "-a", "--format", "table {{.ID}}\t{{.Status}}\t{{json .Names}}"], True),
+    (["ps", "-a", "--format", "json"], True),
+    (["ps", "extra"], False),
+    (["ps", "-z"], False),
 ]
 
 
@@ -223,7 +281,7 @@ WRITES = [
 @pytest.mark.parametrize("steps", WRITES, ids=lambda s: " / ".join(" ".join(a) for a in s))
 def test_lean_writes_do_what_the_full_cli_does(tmp_path, capsys, steps):
     lean_root, full_root = str(tmp_path / "lean"), str(tmp_path / "full")
-    lean_engine, full_engine = _store(lean_root), _store(full_root)
+    lean_engine, full_engine = _store(lean_root, lost=False), _store(full_root, lost=False)
     for argv in steps:
         expected = _full(full_root, argv)
         code, out, err = _lean(lean_root, argv, capsys)
@@ -296,6 +354,14 @@ _STORE = {
 #: tables (default columns are filled without the template engine)
 _TABLE = {"lamina.format.table", "lamina.format.tabwriter"}  # the template engine: only for --format
 
+#: containers read from docker's files (no image store): ``ctx.containers()``
+_CONTAINERS = {
+    "lamina.errors", "lamina.cli.errors", "lamina.value", "lamina.digest", "lamina.store", "lamina.store.paths",
+    "lamina.store.atomic", "lamina.container", "lamina.container.model", "lamina.container.store",
+    "lamina.container.service", "lamina.runtime", "lamina.runtime.monitorlock", "lamina.jsonc", "lamina.cli.container_output",
+    "lamina.format", "lamina.format.humanize",
+}
+
 #: command line -> the lamina modules it may load beyond the dispatcher's
 BUDGET = {
     ("images",): {"lamina.cli.lean.images", "lamina.store", "lamina.store.catalog", "lamina.cli.image_output",
@@ -309,7 +375,11 @@ BUDGET = {
               "lamina.runtime", "lamina.runtime.select", *_STORE},
     ("version",): {"lamina.cli.lean.version", "lamina.image", "lamina.image.config"},
     ("diff", "c1"): {"lamina.cli.lean.diff", "lamina.container", "lamina.container.filesystem", "lamina.container.changes",
-                     "lamina.store", "lamina.store.paths", "lamina.store.atomic", "lamina.digest", "lamina.errors", "lamina.value"},
+                     "lamina.container.store", "lamina.container.model", "lamina.jsonc", "lamina.store", "lamina.store.paths",
+                     "lamina.store.atomic", "lamina.digest", "lamina.errors", "lamina.value"},
+    ("ps", "-a"): {"lamina.cli.lean.ps", *_CONTAINERS, *_TABLE, "lamina.network", "lamina.network.containers"},
+    ("container", "ls", "--format", "{{json .Names}}"): {"lamina.cli.lean.ps", *_CONTAINERS, *_TABLE, "lamina.format.template",
+                                                        "lamina.network", "lamina.network.containers"},
     ("__complete", "images"): {"lamina.cli.lean.complete", "lamina.store", "lamina.store.catalog"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry", "lamina.registry.client",
                                    "lamina.registry.client.credentials", "lamina.registry.client.tokens", "lamina.store",

@@ -11,15 +11,9 @@ import click
 
 from ..errors import InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unauthorized
 from ..format import table as tables
+from .container_output import parse_filters as _filters
 from .context import engine
 from .lazy import LazyGroup
-
-PS_HEADERS = {
-    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-    "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
-    "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "State": "STATE",
-}
-PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
 
 @click.group("container", cls=LazyGroup, lazy={
@@ -27,16 +21,6 @@ PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Statu
 })
 def container_group() -> None:
     """Manage containers."""
-
-
-def _filters(items: tuple[str, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
-        out.setdefault(key.strip().lower(), []).append(value)
-    return out
 
 
 # create / run ------------------------------------------------------------------------------
@@ -383,48 +367,7 @@ def rename_cmd(ctx, container, new_name):
     engine(ctx).containers.get(container).rename(new_name)
 
 
-# ps ----------------------------------------------------------------------------------------
-def ps_rows(handles, now: float, trunc: bool, size: bool) -> list[dict]:
-    from ..container.model import parse_rfc3339
-    from ..format.humanize import human_duration, human_size
-    from ..network.containers import ports_cell
-
-    rows = []
-    for h in handles:
-        c = h.record
-        command = c.command
-        if trunc and len(command) > 20:
-            command = command[:19] + "…"
-        image = c.image_name
-        if trunc and image.startswith("sha256:"):
-            image = image[7:19]
-        row = {
-            "ID": c.id if not trunc else c.short_id,
-            "Image": image,
-            "Command": json.dumps(command, ensure_ascii=False),
-            "CreatedAt": _created_at(parse_rfc3339(c.created)),
-            "RunningFor": human_duration(now - parse_rfc3339(c.created)) + " ago",
-            "Status": h.status_text(now),
-            "State": c.state.status,
-            "Ports": ports_cell(c.network_settings, c.config.get("ExposedPorts")) if c.state.running else "",
-            "Names": c.bare_name,
-            "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
-            "Mounts": ",".join(p.get("Name") or p.get("Source", "") for p in c.mount_points.values()),
-            "Networks": c.host_config.get("NetworkMode", ""),
-        }
-        if size:
-            rw = h.size_rw()
-            row["Size"] = f"{human_size(rw)} (virtual {human_size(h.size_root_fs())})"
-        rows.append(row)
-    return rows
-
-
-def _created_at(ts: float) -> str:
-    from ..format.humanize import format_time_created_at
-
-    return format_time_created_at(ts)
-
-
+# ps (rendered by cli/container_output.py, which the lean path runs too) -----------------
 @click.command("ps")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running)")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
@@ -437,14 +380,10 @@ def _created_at(ts: float) -> str:
 @click.pass_context
 def ps_cmd(ctx, show_all, quiet, last, latest, size, no_trunc, filters, fmt):
     """List containers."""
+    from .container_output import render_ps
+
     handles = engine(ctx).containers.list(all=show_all, filters=_filters(filters), limit=last, latest=latest)
-    if quiet:
-        for h in handles:
-            click.echo(h.id if no_trunc else h.short_id)
-        return
-    rows = ps_rows(handles, time.time(), not no_trunc, size)
-    default = PS_DEFAULT + ("\t{{.Size}}" if size else "")
-    click.echo(tables.render(fmt, rows, default, PS_HEADERS), nl=False)
+    click.echo(render_ps(handles, time.time(), quiet, no_trunc, size, fmt), nl=False)
 
 
 # logs, exec, attach, top, stats, inspect, update, prune -------------------------------------

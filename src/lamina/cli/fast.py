@@ -53,6 +53,10 @@ LEAN = {
     "diff": "diff",
     "container diff": "diff",
     "__complete": "complete",
+    "ps": "ps",
+    "container ls": "ps",
+    "container list": "ps",
+    "container ps": "ps",
 }
 
 #: the command groups whose second word names the command

@@ -6,15 +6,19 @@ value shapes are docker's (moby ``container.Container`` and ``container.HostConf
 lamina does not know are kept as they were read, so a container dockerd wrote survives a
 lamina ``rename`` or ``start`` unchanged in everything lamina did not touch.
 
-Only ``time`` and ``json`` are needed here (``ps`` imports this on its lean path).
+Only ``time`` is imported at load (``ps`` and the lifecycle commands import this on their lean
+paths; they read the files with ``lamina.jsonc``, and ``json`` loads only to write them):
+``State`` and ``Container`` are plain mutable classes, not dataclasses, whose import costs ~10 ms
+of every command (``lamina.value`` says why).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
 
 #: Go's zero time.Time as docker serialises it (StartedAt of a container never started)
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -33,15 +37,13 @@ def parse_rfc3339(text: str) -> float:
     """Seconds since the epoch of an RFC 3339 time (docker's, any offset); 0.0 for the zero time."""
     if not text or text.startswith("0001-01-01"):
         return 0.0
-    import calendar
-
     date, _, rest = text.partition("T")
     zone_at = max(rest.find("Z"), rest.find("+"), rest.rfind("-"))
     clock, zone = (rest[:zone_at], rest[zone_at:]) if zone_at > 0 else (rest, "Z")
     hms, _, frac = clock.partition(".")
     y, mo, d = (int(x) for x in date.split("-"))
     h, mi, s = (int(x) for x in hms.split(":"))
-    seconds = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + (float("0." + frac) if frac else 0.0)
+    seconds = _days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + s + (float("0." + frac) if frac else 0.0)
     if zone not in ("Z", "z", ""):
         sign = 1 if zone[0] == "+" else -1
         zh, _, zm = zone[1:].partition(":")
@@ -49,22 +51,39 @@ def parse_rfc3339(text: str) -> float:
     return seconds
 
 
-@dataclass
+def _days_since_epoch(y: int, m: int, d: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (``calendar.timegm``'s arithmetic,
+    without importing calendar, datetime and locale on ``ps``'s path)."""
+    y -= m <= 2
+    era = y // 400
+    year_of_era = y - era * 400
+    day_of_year = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
 class State:
     """``State`` of config.v2.json."""
 
-    running: bool = False
-    paused: bool = False
-    restarting: bool = False
-    oom_killed: bool = False
-    removal_in_progress: bool = False
-    dead: bool = False
-    pid: int = 0
-    exit_code: int = 0
-    error: str = ""
-    started_at: str = ZERO_TIME
-    finished_at: str = ZERO_TIME
-    health: Any = None
+    __slots__ = ("running", "paused", "restarting", "oom_killed", "removal_in_progress", "dead", "pid",
+                 "exit_code", "error", "started_at", "finished_at", "health")
+
+    def __init__(self, running: bool = False, paused: bool = False, restarting: bool = False,
+                 oom_killed: bool = False, removal_in_progress: bool = False, dead: bool = False, pid: int = 0,
+                 exit_code: int = 0, error: str = "", started_at: str = ZERO_TIME, finished_at: str = ZERO_TIME,
+                 health: Any = None) -> None:
+        self.running = running
+        self.paused = paused
+        self.restarting = restarting
+        self.oom_killed = oom_killed
+        self.removal_in_progress = removal_in_progress
+        self.dead = dead
+        self.pid = pid
+        self.exit_code = exit_code
+        self.error = error
+        self.started_at = started_at
+        self.finished_at = finished_at
+        self.health = health
 
     _KEYS = (
         ("Running", "running"), ("Paused", "paused"), ("Restarting", "restarting"),
@@ -126,41 +145,43 @@ _CONTAINER_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass
+#: the other fields and their defaults (a callable makes a fresh one for each container)
+_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("managed", False), ("network_settings", dict), ("log_path", ""), ("os", "linux"), ("mount_label", ""),
+    ("process_label", ""), ("restart_count", 0), ("has_been_started_before", False),
+    ("has_been_manually_stopped", False), ("mount_points", dict), ("secret_references", None),
+    ("config_references", None), ("app_armor_profile", ""), ("hostname_path", ""), ("hosts_path", ""),
+    ("shm_path", ""), ("resolv_conf_path", ""), ("seccomp_profile", ""), ("no_new_privileges", False),
+)
+_UNSET = object()
+
+
 class Container:
     """One container: config.v2.json's fields plus its hostconfig.json (``host_config``)."""
 
-    id: str
-    created: str
-    path: str
-    args: list[str]
-    config: dict[str, Any]
-    image: str
-    name: str
-    driver: str
-    host_config: dict[str, Any]
-    state: State = field(default_factory=State)
-    managed: bool = False
-    network_settings: dict[str, Any] = field(default_factory=dict)
-    log_path: str = ""
-    os: str = "linux"
-    mount_label: str = ""
-    process_label: str = ""
-    restart_count: int = 0
-    has_been_started_before: bool = False
-    has_been_manually_stopped: bool = False
-    mount_points: dict[str, Any] = field(default_factory=dict)
-    secret_references: Any = None
-    config_references: Any = None
-    app_armor_profile: str = ""
-    hostname_path: str = ""
-    hosts_path: str = ""
-    shm_path: str = ""
-    resolv_conf_path: str = ""
-    seccomp_profile: str = ""
-    no_new_privileges: bool = False
-    #: keys of config.v2.json lamina does not model (StreamConfig, LocalLogCacheMeta, …): kept
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("id", "created", "path", "args", "config", "image", "name", "driver", "host_config", "state",
+                 *(attr for attr, _ in _DEFAULTS), "extra")
+
+    def __init__(self, id: str, created: str, path: str, args: list[str], config: dict[str, Any], image: str,
+                 name: str, driver: str, host_config: dict[str, Any], state: State | None = None,
+                 extra: dict[str, Any] | None = None, **fields: Any) -> None:
+        self.id = id
+        self.created = created
+        self.path = path
+        self.args = args
+        self.config = config
+        self.image = image
+        self.name = name
+        self.driver = driver
+        self.host_config = host_config
+        self.state = State() if state is None else state
+        #: keys of config.v2.json lamina does not model (StreamConfig, LocalLogCacheMeta, …): kept
+        self.extra = {} if extra is None else extra
+        for attr, default in _DEFAULTS:
+            value = fields.pop(attr, _UNSET)
+            setattr(self, attr, (default() if callable(default) else default) if value is _UNSET else value)
+        if fields:
+            raise TypeError(f"Container() got unexpected fields: {', '.join(sorted(fields))}")
 
     # identity ------------------------------------------------------------------------------
     @property
@@ -234,9 +255,13 @@ class Container:
         }
 
     def config_bytes(self) -> bytes:
+        import json
+
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     def host_config_bytes(self) -> bytes:
+        import json
+
         return json.dumps(self.host_config, separators=(",", ":")).encode()
 
 

@@ -11,27 +11,32 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..value import Value
 from .model import ZERO_TIME, Container, parse_rfc3339
-from .options import ContainerSpec, build_config, build_host_config, check_spec
 from .store import ContainerStore
 
-if TYPE_CHECKING:
+# the lean commands (cli/lean: ps, stop, rm, …) use this service on a ``store.StoreView``:
+# what only create needs (options, networks, the image store) is imported there
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Iterable
+    from typing import Any
+
     from ..image.service import ImageService
     from ..store.store import Store
+    from .options import ContainerSpec
 
 LIST_FILTERS = ("status", "name", "ancestor", "label", "exited", "id", "before", "since")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-@dataclass(frozen=True)
-class PruneReport:
-    deleted: list[str]
-    space_reclaimed: int
+class PruneReport(Value):
+    __slots__ = ("deleted", "space_reclaimed")
+
+    def __init__(self, deleted: list[str], space_reclaimed: int) -> None:
+        self._init(deleted=deleted, space_reclaimed=space_reclaimed)
 
 
 class ContainerService:
@@ -45,6 +50,8 @@ class ContainerService:
                **kwargs: Any) -> ContainerHandle:
         """docker-py's ``containers.create``: kwargs are ``ContainerSpec``'s fields; ``pull`` is
         docker's ``--pull`` (docker-py's create does not pull: "never")."""
+        from .options import ContainerSpec
+
         if isinstance(command, str):
             import shlex
 
@@ -58,6 +65,7 @@ class ContainerService:
         ``--pull``: missing, always, never) by ``ImageService.resolve_or_pull``, which says what
         ``progress`` and ``on_missing`` hear."""
         from ..image.service import check_pull_policy
+        from .options import build_config, build_host_config, check_spec
 
         check_pull_policy(pull)
         check_spec(spec)
@@ -151,9 +159,9 @@ class ContainerService:
         reboot): docker's daemon does the same on restart, marking it exited."""
         if not container.state.running:
             return container
-        from ..runtime import monitor as monitors
+        from ..runtime.monitorlock import alive
 
-        if monitors.alive(self.records.exec_root, container.id) or _pid_alive(container.state.pid):
+        if alive(self.records.exec_root, container.id) or _pid_alive(container.state.pid):
             return container
         return self.records.update(container.id, _mark_lost)
 

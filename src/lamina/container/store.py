@@ -24,21 +24,20 @@ Crash rules (any process may be killed at any instruction):
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
+from .. import jsonc
 from ..errors import Conflict, InvalidArgument, NotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import check_hex_id
-from .model import Container, default_network_settings, rfc3339nano
-from .names import check_name, generate_name
+from .model import Container
 
-if TYPE_CHECKING:
+# ``ps``, ``logs`` and the lifecycle commands read containers on the lean path (cli/lean): what
+# only create, rename or remove need (secrets, shutil, the name generator) is imported there
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import Any
+
     from ..digest import Digest
     from ..mount import Mount
     from ..store.store import Store
@@ -64,17 +63,34 @@ INIT_LAYER = (
 def exec_root(data_root: str) -> str:
     """Runtime state of one data root (runc's state, bundles, monitor locks): on /run, a tmpfs,
     so a reboot clears it as it clears the processes it describes."""
-    import hashlib
-
-    tag = hashlib.sha256(os.path.abspath(data_root).encode()).hexdigest()[:12]
+    tag = _sha256(os.path.abspath(data_root).encode()).hexdigest()[:12]
     return os.path.join(os.environ.get("LAMINA_EXEC_ROOT", "/run/lamina"), tag)
+
+
+def _sha256(data: bytes):
+    """CPython's built-in SHA-256 (``_sha256``; ``_sha2`` from 3.12): ``hashlib`` loads OpenSSL,
+    ~5 ms of a ``ps`` that lists a running container."""
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 class ContainerStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.paths = store.paths
-        self.exec_root = exec_root(store.root)
+        self._exec_root = ""
+
+    @property
+    def exec_root(self) -> str:
+        if not self._exec_root:
+            self._exec_root = exec_root(self.store.root)
+        return self._exec_root
 
     # reading -----------------------------------------------------------------------------
     def ids(self) -> list[str]:
@@ -91,14 +107,14 @@ class ContainerStore:
         directory = self.paths.container(container_id)
         try:
             with open(os.path.join(directory, CONFIG), "rb") as f:
-                doc = json.load(f)
+                doc = jsonc.loads(f.read())
         except FileNotFoundError:
             raise NotFound(f"No such container: {container_id}") from None
         except ValueError as exc:
             raise StoreCorrupt(f"container {container_id}: {CONFIG} is not JSON: {exc}") from None
         try:
             with open(os.path.join(directory, HOST_CONFIG), "rb") as f:
-                host = json.load(f)
+                host = jsonc.loads(f.read())
         except (FileNotFoundError, ValueError):
             host = {}
         return Container.from_json(doc, host)
@@ -144,18 +160,9 @@ class ContainerStore:
         if host_config:
             atomic.write_file(os.path.join(directory, HOST_CONFIG), container.host_config_bytes(), durable=False)
 
-    @contextmanager
-    def locked(self, container_id: str) -> Iterator[None]:
+    def locked(self, container_id: str) -> ContainerLock:
         """The container's own lock (its config's read-change-write; start/stop/remove)."""
-        import fcntl
-
-        os.makedirs(self.exec_root, exist_ok=True)
-        fd = os.open(os.path.join(self.exec_root, f"{check_hex_id(container_id)}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return ContainerLock(os.path.join(self.exec_root, f"{check_hex_id(container_id)}.lock"))
 
     def update(self, container_id: str, change, host_config: bool = False) -> Container:
         """Load, apply ``change(container)``, save (hostconfig.json too if ``host_config``
@@ -172,6 +179,8 @@ class ContainerStore:
 
     def _claim_name(self, wanted: str | None, container_id: str) -> str:
         """Caller holds the store lock."""
+        from .names import check_name, generate_name
+
         used = self.names_in_use()
         if wanted:
             name = check_name(wanted)
@@ -188,6 +197,8 @@ class ContainerStore:
         return f"lamina_{container_id[:12]}"
 
     def rename(self, ref: str, new_name: str) -> Container:
+        from .names import check_name
+
         new = check_name(new_name)
         container = self.resolve(ref)
         with self.store.lock(), self.locked(container.id):
@@ -209,6 +220,10 @@ class ContainerStore:
                top_layer: Digest | None, name: str | None, path: str, args: list[str],
                mount_points: dict[str, Any] | None = None) -> Container:
         """Make the init and mount layers and publish the container (see the module's crash rules)."""
+        import secrets
+
+        from .model import default_network_settings, rfc3339nano
+
         container_id = secrets.token_hex(32)
         mount_id = secrets.token_hex(32)
         init_id = f"{mount_id}-init"
@@ -265,6 +280,8 @@ class ContainerStore:
         tmp = os.path.join(self.paths.containers(), f".tmp-create-{container.id}")
         os.makedirs(os.path.join(tmp, "checkpoints"), mode=0o700)
         os.chmod(tmp, 0o710)
+        import shutil
+
         try:
             with self.store.lock():
                 container.name = "/" + self._claim_name(wanted_name, container.id)
@@ -279,6 +296,8 @@ class ContainerStore:
             raise
 
     def _discard_layers(self, container_id: str, mount_id: str, init_id: str) -> None:
+        import shutil
+
         shutil.rmtree(os.path.join(self.paths.layerdb_tmp(), f"mount-{container_id}"), ignore_errors=True)
         shutil.rmtree(self.paths.container_mount(container_id), ignore_errors=True)
         for cache_id in (mount_id, init_id):
@@ -344,6 +363,8 @@ class ContainerStore:
         for cache_id in (mount_id, init_id):
             if cache_id:
                 self.store.driver.remove(cache_id)
+        import shutil
+
         if gone:
             shutil.rmtree(gone, ignore_errors=True)
         shutil.rmtree(doomed, ignore_errors=True)
@@ -363,17 +384,49 @@ def _fill_init_layer(root: str) -> None:
             os.symlink(kind, path)
 
 
+class ContainerLock:
+    """An exclusive flock on ``path``, held for a ``with`` block (a class, not a
+    ``contextmanager``: contextlib is not loaded on the lean paths)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+        self.fd = -1
+
+
 class StoreView:
     """What containers need of a data root, without opening the image store: the monitor and
-    the lean CLI paths use it (no driver probe, no catalog)."""
+    the lean CLI paths use it (no driver probe, no catalog; the driver made when first used)."""
 
     def __init__(self, root: str, driver_name: str) -> None:
-        from ..graphdriver.base import make_driver
         from ..store.paths import DataRoot
 
         self.root = os.path.abspath(root)
         self.paths = DataRoot(self.root, driver_name)
-        self.driver = make_driver(self.root, driver_name)
+        self._driver = None
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            from ..graphdriver.base import make_driver
+
+            self._driver = make_driver(self.root, self.paths.driver)
+        return self._driver
 
     def lock(self):
         from ..store.lock import store_lock

@@ -12,11 +12,17 @@ and the endpoint settings asked for at create (``NetworkSettings.Networks[<net>]
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from ..errors import InvalidArgument
-from .model import Endpoint, Network, PortBinding
-from .ports import PortRequest, parse_expose, parse_publish
+
+# ``ps`` (ports_cell) and ``rm`` (detach_container) run on the lean path: the records and the
+# port grammar (dataclasses, ipaddress) are imported by the functions that use them
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+
+    from .model import Endpoint, Network
+    from .ports import PortRequest
 
 LOCAL_MODES = ("none", "host")
 
@@ -30,6 +36,8 @@ def network_name(mode: str) -> str:
 def port_bindings(publish: list[str]) -> dict[str, list[dict[str, str]]]:
     """``-p`` values as docker's ``HostConfig.PortBindings`` (``{"80/tcp": [{"HostIp": "",
     "HostPort": "8080"}]}``; a host range stays a range, chosen from at start)."""
+    from .ports import parse_publish
+
     out: dict[str, list[dict[str, str]]] = {}
     for spec in publish:
         for req in parse_publish(spec):
@@ -45,6 +53,8 @@ def port_bindings(publish: list[str]) -> dict[str, list[dict[str, str]]]:
 
 def exposed_ports(expose: list[str], bindings: dict[str, Any], image_exposed: dict[str, Any] | None) -> dict[str, dict]:
     """``Config.ExposedPorts``: the image's, ``--expose``'s and every published port."""
+    from .ports import parse_expose
+
     out = dict(image_exposed or {})
     for spec in expose:
         for key in parse_expose(spec):
@@ -98,6 +108,8 @@ def check_network_mode(store: Any, mode: str, publish: bool, aliases: bool, ip: 
 
 # start and stop -------------------------------------------------------------------------------
 def _requests(c: Any) -> list[PortRequest]:
+    from .ports import PortRequest
+
     out: list[PortRequest] = []
     bindings = c.host_config.get("PortBindings") or {}
     for key, hosts in sorted(bindings.items()):
@@ -186,8 +198,13 @@ def shared_netns(containers_dir: str, ref: str) -> str:
 
 
 def detach_container(store: Any, c: Any) -> None:
-    if not os.path.isdir(os.path.join(store.root, "network", "endpoints")):
+    endpoints = os.path.join(store.root, "network", "endpoints")
+    try:
+        networks = os.listdir(endpoints)
+    except FileNotFoundError:
         return  # no container of this data root was ever attached to a network
+    if not any(os.path.exists(os.path.join(endpoints, nid, f"{c.id}.json")) for nid in networks):
+        return  # nothing of this container's left (``NetworkService.release`` looks for the same)
     from .service import NetworkService
 
     NetworkService(store).release(c.id)
@@ -235,19 +252,26 @@ def network_settings(net: Network, ep: Endpoint, netns: str) -> dict[str, Any]:
 
 
 def ports_cell(network_settings: dict[str, Any] | None, exposed: dict[str, Any] | None = None) -> str:
-    """``ps``'s PORTS: ``0.0.0.0:8080->80/tcp`` for published ports, ``80/tcp`` for exposed."""
-    from .ports import format_ps_ports
-
-    bindings = []
+    """``ps``'s PORTS: ``0.0.0.0:8080->80/tcp`` for published ports, ``80/tcp`` for exposed
+    ones not published, comma separated in port order. Read from docker's JSON with no record
+    classes: ``ps`` calls it on its lean path."""
+    cells, published = [], set()
     for key, hosts in ((network_settings or {}).get("Ports") or {}).items():
         port, _, proto = key.partition("/")
+        key = f"{port}/{proto or 'tcp'}"
         for h in hosts or []:
-            bindings.append(PortBinding(int(port), proto or "tcp", h.get("HostIp") or "", int(h.get("HostPort") or 0)))
-    return format_ps_ports(bindings, [k for k in (exposed or {}) if k not in {b.key for b in bindings}])
+            cells.append((int(port), proto or "tcp", f"{h.get('HostIp') or '0.0.0.0'}:{int(h.get('HostPort') or 0)}->{key}"))
+            published.add(key)
+    for key in exposed or {}:
+        if key not in published:
+            port, _, proto = key.partition("/")
+            cells.append((int(port), proto or "tcp", key))
+    return ", ".join(cell[2] for cell in sorted(cells))
 
 
 def port_lines(network_settings: dict[str, Any] | None, which: str | None = None) -> list[str]:
     """``lamina port CONTAINER [PRIVATE_PORT[/PROTO]]``'s lines."""
+    from .model import PortBinding
     from .ports import format_port_map
 
     bindings = []

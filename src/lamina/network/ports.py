@@ -110,12 +110,11 @@ def format_port_map(bindings: list[PortBinding]) -> list[str]:
 
 
 def format_ps_ports(bindings: list[PortBinding], exposed: list[str] = ()) -> str:
-    """``ps``'s PORTS cell: published ports as ``0.0.0.0:8080->80/tcp``, unpublished exposed
-    ports as ``80/tcp``, comma separated in port order."""
-    cells = [(b.container_port, b.proto, b.display()) for b in bindings]
-    published = {b.key for b in bindings}
-    for key in exposed:
-        if key not in published:
-            port, _, proto = key.partition("/")
-            cells.append((int(port), proto or "tcp", key))
-    return ", ".join(c[2] for c in sorted(cells))
+    """``ps``'s PORTS cell of these bindings (``network.containers.ports_cell``, which reads
+    them from docker's NetworkSettings.Ports, makes it)."""
+    from .containers import ports_cell
+
+    ports: dict[str, list[dict[str, str]]] = {}
+    for b in bindings:
+        ports.setdefault(b.key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
+    return ports_cell({"Ports": ports}, dict.fromkeys(exposed))

@@ -37,26 +37,9 @@ import signal
 import sys
 import time
 
+from .monitorlock import alive, lock_path  # noqa: F401 (its lock: the module's own idea, kept light for readers)
+
 LOG_LINE_MAX = 16 * 1024
-
-
-def lock_path(exec_root: str, container_id: str) -> str:
-    return os.path.join(exec_root, f"{container_id}.monitor")
-
-
-def alive(exec_root: str, container_id: str) -> bool:
-    """True while a monitor holds the container's lock."""
-    try:
-        fd = os.open(lock_path(exec_root, container_id), os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def bundle_dir(exec_root: str, container_id: str) -> str:

@@ -56,19 +56,22 @@ callers pass Digest values or hex IDs checked by ``check_hex_id``.
 from __future__ import annotations
 
 import os
-import re
 
 from ..digest import Digest
 from ..errors import InvalidArgument
 from ..value import Value
 
-_HEX_ID = re.compile(r"[a-f0-9]{64}\Z")
-_LAYER_DIR_ID = re.compile(r"[a-f0-9]{64}(-init)?\Z")
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_hex_id(value: str) -> bool:
+    """64 lowercase hex characters (checked without ``re``: the lean commands import this)."""
+    return isinstance(value, str) and len(value) == 64 and _HEX.issuperset(value)
 
 
 def check_hex_id(value: str) -> str:
     """Return ``value`` if it is 64 lowercase hex characters (a safe path component)."""
-    if not _HEX_ID.match(value):
+    if not is_hex_id(value):
         raise InvalidArgument(f"invalid ID: {value!r}")
     return value
 
@@ -76,7 +79,7 @@ def check_hex_id(value: str) -> str:
 def check_layer_dir_id(value: str) -> str:
     """Return ``value`` if it names a graph-driver directory: a hex cache ID, or a container's
     init layer (``<mount-id>-init``, as docker names it)."""
-    if not _LAYER_DIR_ID.match(value):
+    if not is_hex_id(value[:-5] if isinstance(value, str) and value.endswith("-init") else value):
         raise InvalidArgument(f"invalid layer ID: {value!r}")
     return value
 

@@ -23,11 +23,12 @@ __all__ = ["Context"]
 class Context:
     """What a lean command gets from the dispatcher: the global settings and the output."""
 
-    __slots__ = ("data_root", "_engine")
+    __slots__ = ("data_root", "_engine", "_containers")
 
     def __init__(self, data_root: str) -> None:
         self.data_root = data_root
         self._engine = None
+        self._containers = None
 
     def engine(self):
         """The ``Engine`` the full CLI would build for the same global options."""
@@ -49,6 +50,34 @@ class Context:
             if catalogs.is_dir(catalogs.join(image_dir, "layerdb")):
                 return catalogs.read(self.data_root, image_dir, lazy=True)
         return None
+
+    def store_view(self):
+        """``container.store.StoreView`` of the data root if a store is there (whichever driver
+        the store would pick), else None: then only the full CLI (which makes one) answers."""
+        if not _is_normal_absolute(self.data_root):
+            return None
+        from ...container.store import StoreView
+
+        for driver in _DRIVERS:
+            try:
+                posix.stat(f"{self.data_root}/image/{driver}/layerdb")
+            except OSError:
+                continue
+            return StoreView(self.data_root, driver)
+        return None
+
+    def containers(self):
+        """``engine.containers`` without the image store: a ``ContainerService`` on the
+        ``store_view``, or None where there is no store yet. What needs images (``create``,
+        ``ps -s``, the ``ancestor`` filter) asks ``engine().containers`` instead."""
+        if self._containers is None:
+            view = self.store_view()
+            if view is None:
+                return None
+            from ...container.service import ContainerService
+
+            self._containers = ContainerService(view, None)
+        return self._containers
 
     @staticmethod
     def write(text: str) -> None:

@@ -25,22 +25,26 @@ class Spec:
     """A command's options and arguments, as its click command declares them.
 
     ``flags`` and ``values`` map every spelling (``-a``, ``--all``) to the name of the click
-    parameter it sets (a test parses the same words with both and compares); ``multiple`` names the value options that collect a list; ``nargs`` is the
-    (least, most) number of positional arguments, ``None`` for no upper bound.
+    parameter it sets (a test parses the same words with both and compares); ``multiple`` names
+    the value options that collect a list; ``ints`` the value options click reads as integers
+    (``type=int``), with their click defaults in ``defaults``; ``nargs`` is the (least, most)
+    number of positional arguments, ``None`` for no upper bound.
     """
 
-    __slots__ = ("flags", "values", "multiple", "nargs")
+    __slots__ = ("flags", "values", "multiple", "ints", "fixed", "nargs")
 
-    def __init__(self, flags=None, values=None, multiple=(), nargs=(0, 0)) -> None:
+    def __init__(self, flags=None, values=None, multiple=(), nargs=(0, 0), ints=(), defaults=None) -> None:
         self.flags = flags or {}
         self.values = values or {}
         self.multiple = frozenset(multiple)
+        self.ints = frozenset(ints)
+        self.fixed = defaults or {}
         self.nargs = nargs
 
     def defaults(self) -> dict:
         opts = {name: False for name in self.flags.values()}
         for name in self.values.values():
-            opts[name] = [] if name in self.multiple else None
+            opts[name] = [] if name in self.multiple else self.fixed.get(name)
         return opts
 
 
@@ -93,6 +97,11 @@ def _next(words) -> str:
 
 
 def _set(spec: Spec, opts: dict, name: str, value: str) -> None:
+    if name in spec.ints:
+        digits = value[1:] if value.startswith("-") else value
+        if not (digits.isascii() and digits.isdigit()):
+            raise Decline  # click's words for "x", or its reading of " 7" and "+7"
+        value = int(value)
     if name in spec.multiple:
         opts[name].append(value)
     else:

@@ -14,20 +14,10 @@ WRITES = False
 
 def run(ctx, opts: dict, args: list[str]) -> int:
     from ...container import filesystem
-    from ...store.paths import DataRoot
-    from . import _DRIVERS, _is_normal_absolute
 
-    if not _is_normal_absolute(ctx.data_root):
+    view = ctx.store_view()
+    if view is None:
         raise Decline
-    import posix
-
-    for driver in _DRIVERS:
-        try:
-            posix.stat(f"{ctx.data_root}/image/{driver}/layerdb")
-        except OSError:
-            continue
-        paths = DataRoot(ctx.data_root, driver)
-        changes = filesystem.changes(paths, filesystem.resolve(paths, args[0]))
-        ctx.write("".join(change.line() + "\n" for change in changes))
-        return 0
-    raise Decline
+    changes = filesystem.changes(view.paths, filesystem.resolve(view.paths, args[0]))
+    ctx.write("".join(change.line() + "\n" for change in changes))
+    return 0
