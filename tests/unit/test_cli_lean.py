@@ -122,6 +122,10 @@ def _store(root: str, lost: bool = True) -> Engine:
     eng.images.summaries()  # a current catalog
     _container(root)
     _more_containers(root, str(eng.images.resolve("busybox")), lost)
+    eng.volumes.create("vol1", labels={"team": "a", "b": ""})
+    eng.volumes.create("other", driver_opts={"type": "tmpfs", "device": "tmpfs"})
+    eng.volumes.create(None)  # anonymous
+    eng.networks.create("front", labels={"tier": "front"}, subnet="10.99.1.0/24")
     return eng
 
 
@@ -250,6 +254,18 @@ READS = [
     (["ps", "-a", "--format", "json"], True),
     (["ps", "extra"], False),
     (["ps", "-z"], False),
+    (["volume", "ls"], True),
+    (["volume", "list", "-q"], True),
+    (["volume", "ls", "--format", "{{.Name}}: {{.Labels}} {{.Mountpoint}} {{.Scope}}"], True),
+    (["volume", "ls", "--format", "{{json .}}"], True),
+    (["volume", "ls", "-f", "dangling=true"], False),
+    (["volume", "ls", "x"], False),
+    (["network", "ls"], True),
+    (["network", "list", "--no-trunc"], True),
+    (["network", "ls", "-q"], True),
+    (["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Internal}} {{.Labels}} {{.IPv6}} {{.CreatedAt}}"], True),
+    (["network", "ls", "--format", "table {{.ID}}\t{{json .Name}}"], True),
+    (["network", "ls", "-f", "driver=bridge"], False),
 ]
 
 
@@ -380,6 +396,13 @@ BUDGET = {
     ("ps", "-a"): {"lamina.cli.lean.ps", *_CONTAINERS, *_TABLE, "lamina.network", "lamina.network.containers"},
     ("container", "ls", "--format", "{{json .Names}}"): {"lamina.cli.lean.ps", *_CONTAINERS, *_TABLE, "lamina.format.template",
                                                         "lamina.network", "lamina.network.containers"},
+    ("volume", "ls"): {"lamina.cli.lean.volumes", "lamina.volume", "lamina.volume.local", "lamina.container",
+                       "lamina.container.store", "lamina.container.model", "lamina.jsonc", "lamina.errors",
+                       "lamina.value", "lamina.digest", "lamina.store", "lamina.store.paths", "lamina.store.atomic", "lamina.format", *_TABLE},
+    ("network", "ls"): {"lamina.cli.lean.networks", "lamina.network", "lamina.network.model", "lamina.network.store",
+                        "lamina.container", "lamina.container.store", "lamina.container.model", "lamina.jsonc",
+                        "lamina.errors", "lamina.value", "lamina.digest", "lamina.store", "lamina.store.paths",
+                        "lamina.store.atomic", "lamina.format", *_TABLE},
     ("__complete", "images"): {"lamina.cli.lean.complete", "lamina.store", "lamina.store.catalog"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry", "lamina.registry.client",
                                    "lamina.registry.client.credentials", "lamina.registry.client.tokens", "lamina.store",

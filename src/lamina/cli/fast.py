@@ -57,6 +57,10 @@ LEAN = {
     "container ls": "ps",
     "container list": "ps",
     "container ps": "ps",
+    "volume ls": "volumes",
+    "volume list": "volumes",
+    "network ls": "networks",
+    "network list": "networks",
 }
 
 #: the command groups whose second word names the command

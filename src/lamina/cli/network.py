@@ -5,11 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InvalidArgument, LaminaError
-from ..format import table as tables
 from .context import engine
-
-LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "CreatedAt": "CREATED AT"}
-LS_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 
 
 @click.group("network")
@@ -54,33 +50,6 @@ def create_cmd(ctx, name, driver, subnet, gateway, ip_range, internal, labels, o
     click.echo(net.id)
 
 
-def _rows(nets, no_trunc: bool) -> list[dict[str, str]]:
-    rows = []
-    for n in nets:
-        net = n.network
-        rows.append(
-            {
-                "ID": net.id if no_trunc else net.id[:12],
-                "Name": net.name,
-                "Driver": net.driver,
-                "Scope": "local",
-                "IPv6": "false",
-                "Internal": "true" if net.internal else "false",
-                "Labels": ",".join(f"{k}={v}" for k, v in sorted(net.labels.items())),
-                "CreatedAt": _created_at(net.created),
-            }
-        )
-    return rows
-
-
-def _created_at(created: str) -> str:
-    """docker's ``2024-01-02 15:04:05.999999999 -0700 MST`` (local time)."""
-    from datetime import datetime
-
-    moment = datetime.fromisoformat(created[:26] + "+00:00").astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") + "000 " + moment.strftime("%z %Z")
-
-
 @click.command("ls")
 @click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')")
 @click.option("--format", "fmt", default=None, help="Format output using a custom template")
@@ -90,15 +59,10 @@ def _created_at(created: str) -> str:
 def ls_cmd(ctx, filters, fmt, no_trunc, quiet):
     """List networks."""
     from ..network.filters import LS_KEYS, parse
+    from .lean.networks import render  # what the lean path prints too
 
     nets = engine(ctx).networks.list(parse(list(filters), LS_KEYS))
-    nets.sort(key=lambda n: n.name)
-    rows = _rows(nets, no_trunc)
-    if quiet:
-        for row in rows:
-            click.echo(row["ID"])
-        return
-    click.echo(tables.render(fmt, rows, LS_DEFAULT, LS_HEADERS), nl=False)
+    click.echo(render([n.network for n in nets], quiet, no_trunc, fmt), nl=False)
 
 
 @click.command("inspect")

@@ -11,9 +11,6 @@ from ..errors import InvalidArgument, LaminaError
 from ..format.units import human_size
 from .context import engine
 
-VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
-                  "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"}
-
 
 @click.group("volume")
 def volume_group() -> None:
@@ -46,15 +43,6 @@ def create_cmd(ctx, name, driver, labels, opts, name_flag):
     click.echo(volume.name)
 
 
-def _row(volume) -> dict[str, str]:
-    r = volume.record
-    return {
-        "Availability": "N/A", "Driver": r.driver, "Group": "N/A",
-        "Labels": ",".join(f"{k}={v}" for k, v in (r.labels or {}).items()),
-        "Links": "N/A", "Mountpoint": r.mountpoint, "Name": r.name, "Scope": r.scope, "Size": "N/A", "Status": "N/A",
-    }
-
-
 @volume_group.command("ls")
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
 @click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'dangling=true')")
@@ -62,13 +50,10 @@ def _row(volume) -> dict[str, str]:
 @click.pass_context
 def ls_cmd(ctx, quiet, filters, fmt):
     """List volumes."""
-    from ..format import table as tables
+    from .lean.volumes import render  # what the lean path prints too
 
     volumes = engine(ctx).volumes.list(filters)
-    if quiet:
-        click.echo("".join(v.name + "\n" for v in volumes), nl=False)
-        return
-    click.echo(tables.render(fmt, [_row(v) for v in volumes], "table {{.Driver}}\t{{.Name}}", VOLUME_HEADERS), nl=False)
+    click.echo(render([v.record for v in volumes], quiet, fmt), nl=False)
 
 
 @volume_group.command("inspect")

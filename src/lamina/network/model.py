@@ -6,9 +6,14 @@ fields ``docker network inspect`` shows, so templates written for docker work un
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field
-from typing import Any
+from ..value import Value
+
+# records are ``Value``s, not dataclasses, and ``ipaddress`` loads where it is used: ``network
+# ls`` and ``rm``'s endpoint check run on the lean path (``lamina.value`` says why)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    import ipaddress
+    from typing import Any
 
 #: drivers lamina implements; "null" is docker's name for the ``none`` network's driver
 DRIVERS = ("bridge", "host", "null")
@@ -23,16 +28,18 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 DEFAULT_BRIDGE_OPTION = "com.docker.network.bridge.default_bridge"
 
 
-@dataclass(frozen=True, slots=True)
-class IPAMPool:
+class IPAMPool(Value):
     """One subnet of a network: where addresses come from and where the gateway sits."""
 
-    subnet: str
-    gateway: str
-    ip_range: str = ""
+    __slots__ = ("subnet", "gateway", "ip_range")
+
+    def __init__(self, subnet: str, gateway: str, ip_range: str = "") -> None:
+        self._init(subnet=subnet, gateway=gateway, ip_range=ip_range)
 
     @property
     def network(self) -> ipaddress.IPv4Network:
+        import ipaddress
+
         return ipaddress.IPv4Network(self.subnet)
 
     def to_json(self) -> dict[str, str]:
@@ -46,16 +53,15 @@ class IPAMPool:
         return cls(doc["Subnet"], doc.get("Gateway", ""), doc.get("IPRange", ""))
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
-    id: str
-    name: str
-    driver: str
-    created: str  # RFC 3339 with nanoseconds, as docker writes it
-    pools: tuple[IPAMPool, ...] = ()
-    internal: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-    options: dict[str, str] = field(default_factory=dict)
+class Network(Value):
+    """A network as stored (``created``: RFC 3339 with nanoseconds, as docker writes it)."""
+
+    __slots__ = ("id", "name", "driver", "created", "pools", "internal", "labels", "options")
+
+    def __init__(self, id: str, name: str, driver: str, created: str, pools: tuple[IPAMPool, ...] = (),
+                 internal: bool = False, labels: dict[str, str] | None = None, options: dict[str, str] | None = None) -> None:
+        self._init(id=id, name=name, driver=driver, created=created, pools=pools, internal=internal,
+                   labels={} if labels is None else labels, options={} if options is None else options)
 
     @property
     def is_predefined(self) -> bool:
@@ -102,14 +108,14 @@ class Network:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PortBinding:
-    """One published port: host ``host_ip:host_port`` to the container's ``port/proto``."""
+class PortBinding(Value):
+    """One published port: host ``host_ip:host_port`` to the container's ``port/proto``
+    (``host_port`` 0: any free port, chosen when the container starts)."""
 
-    container_port: int
-    proto: str = "tcp"
-    host_ip: str = ""
-    host_port: int = 0  # 0: any free port, chosen when the container starts
+    __slots__ = ("container_port", "proto", "host_ip", "host_port")
+
+    def __init__(self, container_port: int, proto: str = "tcp", host_ip: str = "", host_port: int = 0) -> None:
+        self._init(container_port=container_port, proto=proto, host_ip=host_ip, host_port=host_port)
 
     @property
     def key(self) -> str:
@@ -127,8 +133,7 @@ class PortBinding:
         return cls(int(doc["ContainerPort"]), doc.get("Proto", "tcp"), doc.get("HostIp", ""), int(doc.get("HostPort", 0)))
 
 
-@dataclass(frozen=True, slots=True)
-class Sandbox:
+class Sandbox(Value):
     """Where a container's network namespace is, and how to tell it still exists.
 
     ``netns`` is a path (``/proc/<pid>/ns/net`` of the container's init, or a bind mount);
@@ -137,8 +142,10 @@ class Sandbox:
     reconciliation, whoever was killed (the CLI, the monitor), with no PID-reuse race.
     """
 
-    netns: str
-    inode: int
+    __slots__ = ("netns", "inode")
+
+    def __init__(self, netns: str, inode: int) -> None:
+        self._init(netns=netns, inode=inode)
 
     def alive(self) -> bool:
         import os
@@ -156,22 +163,19 @@ class Sandbox:
         return cls(doc["NetNS"], int(doc["Inode"]))
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A container's attachment to one network (docker's EndpointSettings)."""
+class Endpoint(Value):
+    """A container's attachment to one network (docker's EndpointSettings; ``ip`` without the
+    prefix length)."""
 
-    network_id: str
-    container_id: str
-    container_name: str
-    endpoint_id: str
-    ip: str = ""  # without the prefix length
-    prefix_len: int = 0
-    gateway: str = ""
-    mac: str = ""
-    aliases: tuple[str, ...] = ()
-    ports: tuple[PortBinding, ...] = ()
-    host_veth: str = ""
-    sandbox: Sandbox | None = None
+    __slots__ = ("network_id", "container_id", "container_name", "endpoint_id", "ip", "prefix_len", "gateway",
+                 "mac", "aliases", "ports", "host_veth", "sandbox")
+
+    def __init__(self, network_id: str, container_id: str, container_name: str, endpoint_id: str, ip: str = "",
+                 prefix_len: int = 0, gateway: str = "", mac: str = "", aliases: tuple[str, ...] = (),
+                 ports: tuple[PortBinding, ...] = (), host_veth: str = "", sandbox: Sandbox | None = None) -> None:
+        self._init(network_id=network_id, container_id=container_id, container_name=container_name,
+                   endpoint_id=endpoint_id, ip=ip, prefix_len=prefix_len, gateway=gateway, mac=mac, aliases=aliases,
+                   ports=ports, host_veth=host_veth, sandbox=sandbox)
 
     @property
     def ip_cidr(self) -> str:
@@ -235,6 +239,8 @@ class Endpoint:
 
 def mac_for(ip: str) -> str:
     """Docker's MAC for an address: 02:42 then the IPv4 bytes (unique on the bridge)."""
+    import ipaddress
+
     return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
 
 

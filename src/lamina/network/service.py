@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -299,7 +299,7 @@ class NetworkService:
                         if not self._reap_dead():
                             raise
                         bindings = self._claim_ports(container_id, list(publish))
-                    ep = replace(ep, ports=tuple(bindings))
+                    ep = ep.replace(ports=tuple(bindings))
                     self.store.save_endpoint(ep)
                     rules = firewall.port_rules(
                         firewall.ctr_tag(self.scope, container_id),

@@ -17,25 +17,41 @@ on first use (``bridge.ensure_network``).
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import jsonc
 from ..errors import NotFound, StoreCorrupt
 from ..store.atomic import unlink_quietly, write_text
-from .ipam import Leases, PortClaims
 from .model import Endpoint, Network
+
+# ``network ls`` reads this on the lean path (cli/lean/networks.py): the address and port
+# claims (``ipam``: ipaddress, random, socket) and json's writer load when used
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from .ipam import Leases, PortClaims
 
 
 class NetworkStore:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, create: bool = True) -> None:
+        """``create=False``: only read what is there (the directories are made by the first
+        writer; ``networks`` raises FileNotFoundError before that)."""
         self.root = os.path.join(root, "network")
         self.networks_dir = os.path.join(self.root, "networks")
         self.endpoints_dir = os.path.join(self.root, "endpoints")
         self.ipam_dir = os.path.join(self.root, "ipam")
         self.dns_dir = os.path.join(self.root, "dns")
-        self.ports = PortClaims(os.path.join(self.root, "ports"))
-        for d in (self.networks_dir, self.endpoints_dir, self.ipam_dir, self.dns_dir):
+        self._ports = None
+        for d in (self.networks_dir, self.endpoints_dir, self.ipam_dir, self.dns_dir) if create else ():
             os.makedirs(d, exist_ok=True)
+
+    @property
+    def ports(self) -> PortClaims:
+        """Published host ports (``ipam.PortClaims``)."""
+        if self._ports is None:
+            from .ipam import PortClaims
+
+            self._ports = PortClaims(os.path.join(self.root, "ports"))
+        return self._ports
 
     # networks ------------------------------------------------------------------------------
     def _network_path(self, network_id: str) -> str:
@@ -53,8 +69,8 @@ class NetworkStore:
 
     def _read_network(self, path: str) -> Network:
         try:
-            with open(path, encoding="utf-8") as f:
-                return Network.from_json(json.load(f))
+            with open(path, "rb") as f:
+                return Network.from_json(jsonc.loads(f.read()))
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreCorrupt(f"damaged network record {path}: {exc}") from None
 
@@ -65,6 +81,8 @@ class NetworkStore:
             raise NotFound(f"network {network_id} not found") from None
 
     def save(self, network: Network) -> None:
+        import json
+
         write_text(self._network_path(network.id), json.dumps(network.to_json(), indent=1))
 
     def delete(self, network_id: str) -> None:
@@ -78,6 +96,8 @@ class NetworkStore:
 
     # endpoints -----------------------------------------------------------------------------
     def leases(self, network_id: str) -> Leases:
+        from .ipam import Leases
+
         return Leases(os.path.join(self.ipam_dir, network_id))
 
     def endpoints(self, network_id: str) -> list[Endpoint]:
@@ -102,8 +122,8 @@ class NetworkStore:
 
     def _read_endpoint(self, path: str) -> Endpoint | None:
         try:
-            with open(path, encoding="utf-8") as f:
-                return Endpoint.from_json(json.load(f))
+            with open(path, "rb") as f:
+                return Endpoint.from_json(jsonc.loads(f.read()))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
@@ -115,6 +135,8 @@ class NetworkStore:
         # not fsynced: the record finds what a killed process left; after a power loss there
         # is nothing left to find (links, rules and namespaces die with the kernel), and a
         # record lost with it leaves only a lease whose owner reconciliation sees dead
+        import json
+
         write_text(os.path.join(d, f"{ep.container_id}.json"), json.dumps(ep.to_json(), indent=1), durable=False)
 
     def delete_endpoint(self, network_id: str, container_id: str) -> None:

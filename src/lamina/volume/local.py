@@ -17,20 +17,20 @@ renames it out first. Creating a name that exists returns the existing volume, a
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
-import shutil
 import stat
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
+from .. import jsonc
 from ..errors import Conflict, InvalidArgument, NotFound, Unsupported
 from ..store import atomic
+from ..value import Value
 
-if TYPE_CHECKING:
+# ``volume ls`` runs on the lean path (cli/lean/volumes.py): what only create, remove and the
+# image copy need (json's writer, secrets, shutil, re) is imported where they use it
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import Any
+
     from ..store.store import Store
 
 DATA = "_data"
@@ -38,13 +38,23 @@ OPTS = "opts.json"
 SIDE = "lamina.json"
 #: docker (23+) marks anonymous volumes with this label; lamina does too
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
-_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
-_HEX64 = re.compile(r"[a-f0-9]{64}\Z")
+_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_REST = _FIRST | frozenset("_.-")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_name(name: str) -> bool:
+    """docker's local volume names: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``."""
+    return len(name) > 1 and name[0] in _FIRST and _REST.issuperset(name)
+
+
+def _is_hex64(name: str) -> bool:
+    return len(name) == 64 and _HEX.issuperset(name)
 _LOCAL_OPTIONS = ("type", "device", "o", "size")
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _is_name(name):
         raise InvalidArgument(
             f'create {name}: "{name}" includes invalid characters for a local volume name, only '
             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path'
@@ -52,18 +62,16 @@ def check_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class VolumeRecord:
-    name: str
-    mountpoint: str
-    created_at: str
-    labels: dict[str, str] | None = None
-    options: dict[str, str] | None = None
-    anonymous: bool = False
-    driver: str = "local"
-    scope: str = "local"
-    #: IDs of the containers that mount it
-    used_by: tuple[str, ...] = field(default=())
+class VolumeRecord(Value):
+    """One volume as stored (``used_by``: IDs of the containers that mount it)."""
+
+    __slots__ = ("name", "mountpoint", "created_at", "labels", "options", "anonymous", "driver", "scope", "used_by")
+
+    def __init__(self, name: str, mountpoint: str, created_at: str, labels: dict[str, str] | None = None,
+                 options: dict[str, str] | None = None, anonymous: bool = False, driver: str = "local",
+                 scope: str = "local", used_by: tuple[str, ...] = ()) -> None:
+        self._init(name=name, mountpoint=mountpoint, created_at=created_at, labels=labels, options=options,
+                   anonymous=anonymous, driver=driver, scope=scope, used_by=used_by)
 
     def inspect(self) -> dict[str, Any]:
         """``volume inspect``: docker's field set and order."""
@@ -79,6 +87,8 @@ class VolumeRecord:
 
 
 def _rfc3339(ts: float) -> str:
+    from datetime import datetime
+
     text = datetime.fromtimestamp(int(ts)).astimezone().isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -94,19 +104,23 @@ class LocalVolumes:
         return os.path.join(self.base, check_name(name))
 
     def exists(self, name: str) -> bool:
-        return _NAME.match(name) is not None and os.path.isdir(os.path.join(self.base, name, DATA))
+        return _is_name(name) and os.path.isdir(os.path.join(self.base, name, DATA))
 
     def names(self) -> list[str]:
         try:
             entries = os.listdir(self.base)
         except FileNotFoundError:
             return []
-        return sorted(n for n in entries if _NAME.match(n) and os.path.isdir(os.path.join(self.base, n, DATA)))
+        return sorted(n for n in entries if _is_name(n) and os.path.isdir(os.path.join(self.base, n, DATA)))
 
     # create ---------------------------------------------------------------------------------
     def create(self, name: str | None = None, labels: dict[str, str] | None = None,
                options: dict[str, str] | None = None, driver: str = "local") -> tuple[VolumeRecord, bool]:
         """Create (or return the existing) volume; the bool says whether it is new."""
+        import json
+        import secrets
+        import shutil
+
         if driver != "local":
             raise NotFound(f'create {name or ""}: error looking up volume plugin {driver}: plugin "{driver}" not found')
         anonymous = not name
@@ -144,13 +158,16 @@ class LocalVolumes:
 
     # read -----------------------------------------------------------------------------------
     def get(self, name: str) -> VolumeRecord:
+        return self._record(name, self.users())
+
+    def _record(self, name: str, users: dict[str, list[str]]) -> VolumeRecord:
         if not self.exists(name):
             raise NotFound(f"get {name}: no such volume")
         directory = os.path.join(self.base, name)
         side = _read_json(os.path.join(directory, SIDE))
         options = side.get("Options") if side else _options_from_opts(_read_json(os.path.join(directory, OPTS)))
         labels = side.get("Labels") if side else None
-        anonymous = bool(side.get("Anonymous")) if side else bool(_HEX64.match(name))
+        anonymous = bool(side.get("Anonymous")) if side else _is_hex64(name)
         data = os.path.join(directory, DATA)
         return VolumeRecord(
             name=name,
@@ -159,7 +176,7 @@ class LocalVolumes:
             labels=labels or None,
             options=options or None,
             anonymous=anonymous,
-            used_by=tuple(self.users().get(name, ())),
+            used_by=tuple(users.get(name, ())),
         )
 
     def list(self) -> list[VolumeRecord]:
@@ -167,10 +184,9 @@ class LocalVolumes:
         out = []
         for name in self.names():
             try:
-                record = self.get(name)
+                out.append(self._record(name, users))  # the containers read once for all volumes
             except NotFound:
                 continue  # removed meanwhile
-            out.append(VolumeRecord(**{**record.__dict__, "used_by": tuple(users.get(name, ()))}))
         return out
 
     def users(self) -> dict[str, list[str]]:
@@ -199,6 +215,8 @@ class LocalVolumes:
             users = self.users().get(name)
             if users:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            import secrets
+
             doomed = os.path.join(self.store.paths.tmp(), f"removing-volume-{name}-{secrets.token_hex(4)}")
             os.rename(os.path.join(self.base, name), doomed)
         _remove_tree(doomed)
@@ -214,13 +232,15 @@ def _remove_tree(path: str) -> None:
 
     for point in mounts_under(path):
         unmount(point, detach=True)
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
 def _read_json(path: str) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as f:
-            doc = json.load(f)
+            doc = jsonc.loads(f.read())
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
@@ -275,6 +295,8 @@ def _image_id(store: Store, image: str):
 
 
 def _copy_view(view, rel: str, dest: str) -> None:
+    import shutil
+
     for name, (path, st) in view.children(rel).items():
         target = os.path.join(dest, name)
         if stat.S_ISDIR(st.st_mode):
