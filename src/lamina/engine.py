@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from .volume.service import VolumeService
 
 DEFAULT_DATA_ROOT = "/var/lib/lamina"
+#: docker's ``inspect`` without ``--type``: the first kind of object that has the name wins
+INSPECT_ORDER = ("container", "image", "network", "volume")
 
 
 class Engine:
@@ -144,6 +146,28 @@ class Engine:
             + [Finding("published port without an endpoint", port) for port in found.ports]
             + [Finding("iptables rules missing", what) for what in found.missing]
         )
+
+    def inspect(self, name: str, kind: str | None = None, size: bool = False) -> dict[str, Any]:
+        """docker's ``inspect``: the document of the container, image, network or volume called
+        ``name``, the first in ``INSPECT_ORDER`` that has it, or of that ``kind`` only (its own
+        "No such …" error then); ``size`` adds a container's SizeRw and SizeRootFs."""
+        from .errors import InvalidArgument, NotFound
+
+        if kind is not None and kind not in INSPECT_ORDER:
+            raise InvalidArgument(f'"{kind}" is not a valid value for --type')
+        for each in (kind,) if kind else INSPECT_ORDER:
+            try:
+                if each == "container":
+                    return self.containers.get(name).inspect(size=size)
+                if each == "image":
+                    return self.images.inspect(name)
+                if each == "network":
+                    return self.networks.inspect(name)
+                return self.volumes.get(name).attrs
+            except (NotFound, InvalidArgument):
+                if kind:
+                    raise
+        raise NotFound(f"No such object: {name}")
 
     def info(self) -> dict[str, Any]:
         """``info``: the data root, the storage driver and why it was chosen, counts."""

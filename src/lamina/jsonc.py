@@ -10,7 +10,7 @@ containers' config.v2.json) pay only for the parse. Errors are ``ValueError`` as
 Where ``_json`` is missing (another Python), ``json`` does the work.
 """
 
-__all__ = ["loads", "quote"]
+__all__ = ["loads", "quote", "dumps_indented"]
 
 try:
     import _json
@@ -61,6 +61,72 @@ def quote(text: str) -> str:
 
         return json.dumps(text, ensure_ascii=False)
     return _json.encode_basestring(text)
+
+
+def dumps_indented(value, indent: int = 4, ensure_ascii: bool = True) -> str:
+    """``json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)``, byte for byte, for the
+    documents ``inspect`` prints (dicts with string keys, lists, strings, numbers, booleans,
+    None); anything else goes to ``json`` itself."""
+    if _json is None:  # pragma: no cover
+        import json
+
+        return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+    quote_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+    parts: list[str] = []
+    try:
+        _encode(value, parts, quote_string, " " * indent, "\n")
+    except _NotPlain:
+        import json
+
+        return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+    return "".join(parts)
+
+
+class _NotPlain(Exception):
+    """A value json encodes in some way this module does not copy (non-string keys, floats
+    that are not finite, other types): json itself does it."""
+
+
+def _encode(value, parts: list[str], quote_string, step: str, newline: str) -> None:
+    if isinstance(value, str):
+        parts.append(quote_string(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif type(value) is int:
+        parts.append(int.__repr__(value))
+    elif type(value) is float and value - value == 0.0:
+        parts.append(float.__repr__(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + step
+        parts.append("[" + inner)
+        for index, item in enumerate(value):
+            if index:
+                parts.append("," + inner)
+            _encode(item, parts, quote_string, step, inner)
+        parts.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + step
+        parts.append("{" + inner)
+        for index, (key, item) in enumerate(value.items()):
+            if type(key) is not str:
+                raise _NotPlain
+            if index:
+                parts.append("," + inner)
+            parts.append(quote_string(key) + ": ")
+            _encode(item, parts, quote_string, step, inner)
+        parts.append(newline + "}")
+    else:
+        raise _NotPlain
 
 
 def _skip(text: str, index: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -259,20 +258,17 @@ def _poke(fd: int) -> None:
 
 # start / stop / kill / … -------------------------------------------------------------------
 def _each(ctx, refs, action, echo=True) -> None:
-    """Apply ``action`` to each container; docker's "Error response…" per failure, exit 1 if any."""
-    eng = engine(ctx)
-    failed = False
-    for ref in refs:
-        try:
-            handle = eng.containers.get(ref)
-            action(handle)
-            if echo:
-                click.echo(ref)
-        except LaminaError as exc:
-            click.echo(f"Error response from daemon: {exc}", err=True)
-            failed = True
-    if failed:
-        ctx.exit(1)
+    """Apply ``action`` to each container; docker's "Error response…" per failure, exit 1 if any
+    (``container_output.each``, which the lean commands run too)."""
+    from .container_output import each
+
+    code = each(engine(ctx).containers, refs, action, _say, lambda text: click.echo(text, err=True, nl=False), echo)
+    if code:
+        ctx.exit(code)
+
+
+def _say(text: str) -> None:
+    click.echo(text, nl=False)
 
 
 @click.command("start")
@@ -297,13 +293,9 @@ def start_cmd(ctx, attach, interactive, containers):
 @click.pass_context
 def stop_cmd(ctx, timeout, sig, containers):
     """Stop one or more running containers."""
-    def stop(h):
-        if sig:
-            h.record.config["StopSignal"] = sig
-            h.service.records.update(h.id, lambda r: r.config.__setitem__("StopSignal", sig))
-        h.stop(timeout)
+    from .container_output import stop_with
 
-    _each(ctx, containers, stop)
+    _each(ctx, containers, stop_with(timeout, sig))
 
 
 @click.command("kill")
@@ -345,7 +337,9 @@ def unpause_cmd(ctx, containers):
 @click.pass_context
 def wait_cmd(ctx, containers):
     """Block until one or more containers stop, then print their exit codes."""
-    _each(ctx, containers, lambda h: click.echo(h.wait()["StatusCode"]), echo=False)
+    from .container_output import wait_for
+
+    _each(ctx, containers, wait_for(_say), echo=False)
 
 
 @click.command("rm")
@@ -525,24 +519,12 @@ def stats_cmd(ctx, show_all, no_stream, no_trunc, fmt, containers):
 @click.pass_context
 def inspect_cmd(ctx, fmt, size, containers):
     """Display detailed information on one or more containers."""
-    from .image_output import render_inspect
+    from .container_output import render_container_inspect
 
-    eng = engine(ctx)
-    docs, missing = [], []
-    for ref in containers:
-        try:
-            docs.append(eng.containers.get(ref).inspect(size=size))
-        except NotFound as exc:
-            missing.append(str(exc))
-    if docs:
-        if fmt and fmt != "json":
-            click.echo(render_inspect(docs, fmt), nl=False)
-        else:
-            click.echo(json.dumps(docs, indent=4))
-    for message in missing:
-        click.echo(f"Error: {message}", err=True)
-    if missing:
-        ctx.exit(1)
+    code = render_container_inspect(engine(ctx).containers, containers, fmt, size, _say,
+                                    lambda text: click.echo(text, err=True, nl=False))
+    if code:
+        ctx.exit(code)
 
 
 @click.command("update")

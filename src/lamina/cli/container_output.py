@@ -1,5 +1,6 @@
-"""What ``ps`` prints: shared by the click command (``cli/container.py``) and the lean path
-(``cli/lean/ps.py``), so both print the same bytes because they run this same code.
+"""What ``ps`` and the lifecycle commands (``stop``, ``kill``, ``rm``, ``wait``, …) print: shared by
+the click commands (``cli/container.py``) and the lean path (``cli/lean/``), so both print the
+same bytes because they run this same code.
 
 The rows are read from each container's own records (config.v2.json through
 ``container.model``); the default table needs only ``format.humanize`` and ``format.tabwriter``,
@@ -8,7 +9,8 @@ The rows are read from each container's own records (config.v2.json through
 
 from ..format.humanize import format_time_created_at, human_duration, human_size
 
-__all__ = ["PS_HEADERS", "PS_DEFAULT", "parse_filters", "render_ps", "ps_rows"]
+__all__ = ["PS_HEADERS", "PS_DEFAULT", "parse_filters", "render_ps", "ps_rows", "each", "stop_with", "wait_for",
+           "render_container_inspect"]
 
 PS_HEADERS = {
     "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
@@ -80,3 +82,58 @@ def _ports(c) -> str:
     from ..network.containers import ports_cell
 
     return ports_cell(c.network_settings, c.config.get("ExposedPorts"))
+
+
+# stop, kill, rm, restart, pause, unpause, wait ------------------------------------------------
+def each(containers, refs, action, write, error, echo: bool = True) -> int:
+    """Apply ``action(handle)`` to each container of ``engine.containers`` in turn, as docker
+    does: the name given on stdout as each is done (``echo``), docker's "Error response from
+    daemon: …" on stderr for each failure; the exit code (1 if any failed)."""
+    from ..errors import LaminaError
+
+    failed = False
+    for ref in refs:
+        try:
+            action(containers.get(ref))
+            if echo:
+                write(f"{ref}\n")
+        except LaminaError as exc:
+            error(f"Error response from daemon: {exc}\n")
+            failed = True
+    return 1 if failed else 0
+
+
+def stop_with(timeout: int | None, sig: str | None):
+    """``stop``'s action: ``-s`` becomes the container's StopSignal, then ``handle.stop``."""
+
+    def stop(h) -> None:
+        if sig:
+            h.record.config["StopSignal"] = sig
+            h.service.records.update(h.id, lambda r: r.config.__setitem__("StopSignal", sig))
+        h.stop(timeout)
+
+    return stop
+
+
+def wait_for(write):
+    """``wait``'s action: block until the container stops, print its exit code."""
+    return lambda h: write(f"{h.wait()['StatusCode']}\n")
+
+
+def render_container_inspect(containers, refs, fmt: str | None, size: bool, write, error) -> int:
+    """``container inspect``: the documents found (nothing on stdout if none), then "Error: No
+    such container: …" for each name not found; the exit code."""
+    from ..errors import NotFound
+    from .image_output import render_documents
+
+    docs, missing = [], []
+    for ref in refs:
+        try:
+            docs.append(containers.get(ref).inspect(size=size))
+        except NotFound as exc:
+            missing.append(str(exc))
+    if docs:
+        write(render_documents(docs, fmt, ensure_ascii=True))  # json.dumps's default, as it was
+    for message in missing:
+        error(f"Error: {message}\n")
+    return 1 if missing else 0

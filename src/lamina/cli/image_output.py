@@ -11,7 +11,7 @@ from ..format.tabwriter import tabwrite
 
 __all__ = [
     "IMAGE_HEADERS", "HISTORY_HEADERS", "render_images", "image_rows", "default_table", "quiet_ids", "render_inspect",
-    "render_history", "history_rows",
+    "render_history", "history_rows", "render_documents",
 ]
 
 IMAGE_HEADERS = {
@@ -49,6 +49,21 @@ def render_inspect(docs: list, fmt: str) -> str:
 
     template = compile_template(fmt)
     return "".join(template.render(doc) + "\n" for doc in docs)
+
+
+def render_documents(docs: list, fmt: str | None, ensure_ascii: bool = False) -> str:
+    """``inspect``'s whole stdout: ``-f``'s template once per document, or docker's indented JSON
+    array (``json.dumps(docs, indent=4)``). A document is a dict, or its JSON text already so
+    indented (the image catalog keeps them that way); ``lamina.jsonc`` writes the rest, so the
+    lean path does not load ``json``."""
+    from .. import jsonc
+
+    if fmt and fmt != "json":
+        return render_inspect([jsonc.loads(d) if isinstance(d, str) else d for d in docs], fmt)
+    texts = [d if isinstance(d, str) else jsonc.dumps_indented(d, 4, ensure_ascii) for d in docs]
+    if not texts:
+        return "[]\n"
+    return "[\n    " + ",\n    ".join(text.replace("\n", "\n    ") for text in texts) + "\n]\n"
 
 
 def _created_at(image) -> str:

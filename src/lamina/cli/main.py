@@ -19,7 +19,7 @@ COMMANDS = {
     "history": "lamina.cli.image:history_cmd",
     "tag": "lamina.cli.image:tag_cmd",
     "import": "lamina.cli.image:import_cmd",
-    "inspect": "lamina.cli.image:inspect_cmd",
+    "inspect": "lamina.cli.inspect:inspect_cmd",
     "save": "lamina.cli.transfer:save_cmd",
     "load": "lamina.cli.transfer:load_cmd",
     "login": "lamina.cli.login:login_cmd",

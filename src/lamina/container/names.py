@@ -6,8 +6,6 @@ as docker makes them; on a clash a digit is appended (docker's retry rule).
 
 from __future__ import annotations
 
-import secrets
-
 from ..errors import InvalidArgument
 
 _ADJECTIVES = """
@@ -51,10 +49,15 @@ _FIRST = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _REST = _FIRST | set("_.-")
 
 
+def is_name(bare: str) -> bool:
+    """Could a container be called this (no leading slash)?"""
+    return len(bare) >= 2 and bare[0] in _FIRST and all(c in _REST for c in bare[1:])
+
+
 def check_name(name: str) -> str:
     """The name without a leading slash, if docker would accept it; else InvalidArgument."""
     bare = name[1:] if name.startswith("/") else name
-    if len(bare) < 2 or bare[0] not in _FIRST or any(c not in _REST for c in bare[1:]):
+    if not is_name(bare):
         raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
@@ -62,6 +65,8 @@ def check_name(name: str) -> str:
 
 
 def generate_name(retry: int = 0) -> str:
+    import secrets  # only when a container is created: ``ps`` and ``inspect`` import this module
+
     name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SURNAMES)}"
     if name == "boring_wozniak":  # as docker: Steve Wozniak is not boring
         return generate_name(retry)

@@ -159,7 +159,7 @@ class ContainerService:
         reboot): docker's daemon does the same on restart, marking it exited."""
         if not container.state.running:
             return container
-        from ..runtime.monitorlock import alive
+        from ..runtime.execroot import alive
 
         if alive(self.records.exec_root, container.id) or _pid_alive(container.state.pid):
             return container

@@ -134,8 +134,12 @@ class ContainerStore:
             raise NotFound("No such container: ")
         if len(ref) == 64 and self._is_hex(ref) and self.exists(ref):
             return self.load(ref)
-        containers = self.list()
+        from .names import is_name
+
         name = ref[1:] if ref.startswith("/") else ref
+        if not is_name(name) and not self._is_hex(ref):
+            raise NotFound(f"No such container: {ref}")  # ``team/app:1``: no container is called so
+        containers = self.list()
         for container in containers:
             if container.bare_name == name:
                 return container

@@ -7,19 +7,20 @@ one (by spawning it) and otherwise speak to the runtime directly (``runc kill``,
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, ContainerStartFailed, InvalidArgument, RuntimeFailure
 from .runc import RuntimeCLI, runtime_cli
 from .signals import parse_signal
 
-if TYPE_CHECKING:
+# stop, kill, rm, pause … run on the lean path (cli/lean): json (re, enum), subprocess (for
+# runc: runc.py loads it when it runs one) and dataclasses are not loaded at import
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from typing import Any
+
     from ..container.service import ContainerHandle
 
 
@@ -33,14 +34,14 @@ def _runtime(handle: ContainerHandle) -> RuntimeCLI:
     return runtime_cli(handle.service.records.exec_root, chosen.path, chosen.args, chosen.name)
 
 
-@dataclass
 class Attach:
-    """The client's ends for a foreground container: its stdin (``-i``), stdout, stderr."""
+    """The client's ends for a foreground container: its stdin (``-i``), stdout, stderr, and
+    the read end of a "window changed" pipe (``-t``); -1 for none."""
 
-    stdin: int = -1
-    stdout: int = -1
-    stderr: int = -1
-    winch: int = -1  # read end of a "window changed" pipe (``-t``)
+    __slots__ = ("stdin", "stdout", "stderr", "winch")
+
+    def __init__(self, stdin: int = -1, stdout: int = -1, stderr: int = -1, winch: int = -1) -> None:
+        self.stdin, self.stdout, self.stderr, self.winch = stdin, stdout, stderr, winch
 
 
 class MonitorChannel:
@@ -79,6 +80,9 @@ def _lamina_path() -> str:
 
 
 def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None) -> MonitorChannel:
+    import json
+    import subprocess
+
     rt = _runtime(handle)
     store = handle.service.store
     status_r, status_w = os.pipe()
@@ -234,10 +238,10 @@ def remove(handle: ContainerHandle, force: bool = False, volumes: bool = False) 
         rt.kill(c.id, 9, all_processes=True)
         if not _wait_stopped(handle, 30):
             raise RuntimeFailure(f"could not kill container {c.id[:12]}")
-    from . import monitor as monitors
+    from .execroot import alive
 
     deadline = time.monotonic() + 10
-    while monitors.alive(records.exec_root, c.id) and time.monotonic() < deadline:
+    while alive(records.exec_root, c.id) and time.monotonic() < deadline:
         time.sleep(0.01)  # the monitor is unmounting and writing the exit; let it finish
     _cleanup_runtime(handle)
     from ..network.containers import detach_container
@@ -256,7 +260,7 @@ def _cleanup_runtime(handle: ContainerHandle) -> None:
 
     records = handle.service.records
     rt = _runtime(handle)
-    if rt.state(handle.id) is not None:
+    if rt.knows(handle.id) and rt.state(handle.id) is not None:
         rt.delete(handle.id)
     try:
         _, merged, _ = records.rootfs(handle.id)
@@ -266,7 +270,7 @@ def _cleanup_runtime(handle: ContainerHandle) -> None:
             os.rmdir(merged)
     except Exception:
         pass
-    from .monitor import bundle_dir, lock_path
+    from .execroot import bundle_dir, lock_path
 
     shutil.rmtree(bundle_dir(records.exec_root, handle.id), ignore_errors=True)
     try:
@@ -291,6 +295,9 @@ def exec_process(handle: ContainerHandle, cmd: list[str], detach: bool = False, 
                  workdir: str = "", privileged: bool = False, capture: bool = False) -> Any:
     """Run ``cmd`` in the running container (``runc exec``); its exit status (or, with
     ``capture``, ``(status, output)``)."""
+    import json
+    import subprocess
+
     from .spec import build_spec
 
     records = handle.service.records
@@ -325,7 +332,7 @@ def exec_process(handle: ContainerHandle, cmd: list[str], detach: bool = False, 
     if workdir:
         process["cwd"] = workdir
     process["terminal"] = bool(tty and not detach)
-    from .monitor import bundle_dir
+    from .execroot import bundle_dir
 
     bundle = bundle_dir(records.exec_root, c.id)
     os.makedirs(bundle, exist_ok=True)
@@ -382,6 +389,8 @@ def top(handle: ContainerHandle, ps_args: str = "-ef") -> dict[str, Any]:
 
 def stats(handle: ContainerHandle) -> dict[str, Any]:
     """One sample of the container's cgroup counters (``runc events --stats``)."""
+    import json
+
     c = handle.service.refresh(handle.service.records.load(handle.id))
     if not c.state.running:
         return {"id": c.id, "name": c.name, "running": False}
@@ -396,6 +405,8 @@ def stats(handle: ContainerHandle) -> dict[str, Any]:
 
 def update(handle: ContainerHandle, **changes: Any) -> None:
     """``docker update``: new limits in hostconfig.json, applied to a running container at once."""
+    import json
+
     from .spec import resources
 
     records = handle.service.records

@@ -37,13 +37,9 @@ import signal
 import sys
 import time
 
-from .monitorlock import alive, lock_path  # noqa: F401 (its lock: the module's own idea, kept light for readers)
+from .execroot import alive, bundle_dir, lock_path  # noqa: F401 (the exec root's layout, kept light for readers)
 
 LOG_LINE_MAX = 16 * 1024
-
-
-def bundle_dir(exec_root: str, container_id: str) -> str:
-    return os.path.join(exec_root, container_id)
 
 
 class StartError(Exception):

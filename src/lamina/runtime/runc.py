@@ -7,20 +7,24 @@ failure's message can be read apart from the container's own stderr.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-from dataclasses import dataclass
 
 from ..errors import RuntimeFailure
+from ..value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    import subprocess
 
 
-@dataclass(frozen=True)
-class RuntimeCLI:
-    path: str
-    state_root: str
-    args: tuple[str, ...] = ()
-    name: str = "runc"
+class RuntimeCLI(Value):
+    """One runtime binary and its state directory (subprocess loads when it runs one: ``rm``
+    of a stopped container runs none)."""
+
+    __slots__ = ("path", "state_root", "args", "name")
+
+    def __init__(self, path: str, state_root: str, args: tuple[str, ...] = (), name: str = "runc") -> None:
+        self._init(path=path, state_root=state_root, args=args, name=name)
 
     def argv(self, *args: str, log: str | None = None) -> list[str]:
         base = [self.path, *self.args, "--root", self.state_root]
@@ -29,17 +33,26 @@ class RuntimeCLI:
         return base + list(args)
 
     def run(self, *args: str, check: bool = True, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        import subprocess
+
         proc = subprocess.run(self.argv(*args), input=input, capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise RuntimeFailure(f"{self.name} {args[0]} failed: {_last_line(proc.stderr)}")
         return proc
+
+    def knows(self, container_id: str) -> bool:
+        """Has the runtime a state directory for the container (``<root>/<id>``, runc's and
+        crun's layout)? Without one ``state`` and ``delete`` have nothing to find: no exec."""
+        return os.path.isdir(os.path.join(self.state_root, container_id))
 
     def state(self, container_id: str) -> dict | None:
         proc = self.run("state", container_id, check=False)
         if proc.returncode != 0:
             return None
         try:
-            return json.loads(proc.stdout)
+            from .. import jsonc
+
+            return jsonc.loads(proc.stdout)
         except ValueError:
             return None
 
@@ -64,12 +77,14 @@ def _last_line(data: bytes) -> str:
 
 def error_from_log(path: str, fallback: bytes = b"") -> str:
     """The last error runc wrote to its JSON log (its words), else its last stderr line."""
+    from .. import jsonc
+
     message = ""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
-                    entry = json.loads(line)
+                    entry = jsonc.loads(line)
                 except ValueError:
                     continue
                 if entry.get("level") in ("error", "fatal"):

@@ -12,9 +12,9 @@ what this class of machine has; runc 1.1 runs there. The choice and its reason s
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import jsonc
 from ..errors import InvalidArgument
 
 DAEMON_JSON = "/etc/lamina/daemon.json"
@@ -45,8 +45,8 @@ def which(name: str) -> str | None:
 def daemon_config(path: str | None = None) -> dict:
     path = path or os.environ.get("LAMINA_DAEMON_JSON", DAEMON_JSON)
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            doc = jsonc.loads(f.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:

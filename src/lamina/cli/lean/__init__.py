@@ -84,6 +84,13 @@ class Context:
         sys.stdout.write(text)
 
     @staticmethod
+    def say(text: str) -> None:
+        """Write and flush: a line the user should see now (``stop`` names each container as it
+        stops, not when the last one has)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    @staticmethod
     def error(text: str) -> None:
         sys.stdout.flush()
         sys.stderr.write(text)
