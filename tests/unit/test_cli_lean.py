@@ -191,6 +191,10 @@ def _more_containers(root: str, image_id: str, lost: bool) -> None:
             json.dump(full, f)
         with open(os.path.join(directory, "hostconfig.json"), "w") as f:
             json.dump({"NetworkMode": "bridge" if name == "web" else "none"}, f)
+    with open(os.path.join(root, "containers", "b" * 64, "b" * 64 + "-json.log"), "w") as f:
+        for n, (stream, text) in enumerate((("stdout", "a long command line\n"), ("stderr", "oops \u00e9\n"),
+                                            ("stdout", "no newline"), ("stdout", "last\n"))):
+            f.write(json.dumps({"log": text, "stream": stream, "time": f"2019-02-02T02:0{n}:00.5Z"}) + "\n")
 
 
 def _full(root: str, argv: list[str]) -> tuple[int, str, str]:
@@ -237,6 +241,17 @@ READS = [
     (["container", "inspect", "-f", "{{.Id}} {{.Name}}", "bbbb", "nope", "c1"], True),
     (["container", "inspect", "nope"], True),
     (["container", "inspect", "-s", "done"], True),
+    (["logs", "done"], True),
+    (["container", "logs", "-t", "--tail", "2", "done"], True),
+    (["logs", "-n", "0", "done"], True),
+    (["logs", "--tail=x", "done"], True),
+    (["logs", "--since", "2019-02-02T02:01:00Z", "--until", "1549072890", "done"], True),
+    (["logs", "--since", "1h", "done"], True),
+    (["logs", "--since", "yesterday", "done"], True),
+    (["logs", "-f", "--details", "bbb"], True),
+    (["logs", "nope"], True),
+    (["logs"], False),
+    (["logs", "done", "web"], False),
     (["system", "df"], True),
     (["system", "df", "-v"], True),
     (["system", "df", "--format", "{{.Type}}: {{.Size}}"], True),
@@ -449,6 +464,7 @@ BUDGET = {
                      "lamina.graphdriver", "lamina.graphdriver.base", "lamina.graphdriver.vfs", "lamina.mount",
                      "lamina.network", "lamina.network.containers", "lamina.store.lease", "lamina.store.lock",
                      "lamina.volume", "lamina.volume.local", *_CONTAINERS},
+    ("logs", "-f", "done"): {"lamina.cli.lean.logs", "lamina.runtime.logs", *_CONTAINERS},
     ("wait", "done"): {"lamina.cli.lean.wait", "lamina.cli.lean.lifecycle", "lamina.container.names", *_CONTAINERS},
     ("tag", "busybox", "bb:1"): {"lamina.cli.lean.tag", *_STORE},
     ("rmi", "team/app:1"): {"lamina.cli.lean.rmi", "lamina.image.remove", *_STORE},

@@ -392,42 +392,10 @@ def ps_cmd(ctx, show_all, quiet, last, latest, size, no_trunc, filters, fmt):
 @click.pass_context
 def logs_cmd(ctx, follow, tail, timestamps, since, until, details, container):
     """Fetch the logs of a container."""
-    handle = engine(ctx).containers.get(container)
-    if tail != "all":
-        try:
-            int(tail)
-        except ValueError:
-            tail = "all"
-    out = sys.stdout.buffer
-    err = sys.stderr.buffer
-    for stream, data in handle.logs(timestamps=timestamps, tail=tail, since=_moment(since), until=_moment(until), follow=follow):
-        target = err if stream == "stderr" else out
-        target.write(data)
-        target.flush()
+    from .container_output import write_logs
 
-
-def _moment(text: str | None) -> float | None:
-    """docker's --since/--until: a Unix time, an RFC 3339 time, or a duration ago (10m, 1h30m)."""
-    if not text:
-        return None
-    from ..container.model import parse_rfc3339
-
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    import re
-
-    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)", text)
-    if m:
-        total = 0.0
-        for value, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
-            total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
-        return time.time() - total
-    try:
-        return parse_rfc3339(text if "T" in text else text + "T00:00:00Z")
-    except (ValueError, IndexError):
-        raise InvalidArgument(f"invalid value for time: {text}") from None
+    write_logs(engine(ctx).containers.get(container), follow, tail, timestamps, since, until,
+               sys.stdout.buffer, sys.stderr.buffer)
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})

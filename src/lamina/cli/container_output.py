@@ -10,7 +10,7 @@ The rows are read from each container's own records (config.v2.json through
 from ..format.humanize import format_time_created_at, human_duration, human_size
 
 __all__ = ["PS_HEADERS", "PS_DEFAULT", "parse_filters", "render_ps", "ps_rows", "each", "stop_with", "wait_for",
-           "render_container_inspect"]
+           "render_container_inspect", "write_logs"]
 
 PS_HEADERS = {
     "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
@@ -137,3 +137,20 @@ def render_container_inspect(containers, refs, fmt: str | None, size: bool, writ
     for message in missing:
         error(f"Error: {message}\n")
     return 1 if missing else 0
+
+
+def write_logs(handle, follow: bool, tail: str, timestamps: bool, since: str | None, until: str | None, out, err) -> None:
+    """``logs``: each entry of the json-file log to ``out`` or ``err`` (binary streams) as it is
+    read, flushed, so ``-f`` shows lines as they come (``tail``: a count, anything else all)."""
+    from ..runtime.logs import parse_moment
+
+    if tail != "all":
+        try:
+            int(tail)
+        except ValueError:
+            tail = "all"
+    for stream, data in handle.logs(timestamps=timestamps, tail=tail, since=parse_moment(since),
+                                    until=parse_moment(until), follow=follow):
+        target = err if stream == "stderr" else out
+        target.write(data)
+        target.flush()

@@ -62,6 +62,8 @@ LEAN = {
     "volume list": "volumes",
     "network ls": "networks",
     "network list": "networks",
+    "logs": "logs",
+    "container logs": "logs",
     "stop": "stop",
     "container stop": "stop",
     "kill": "kill",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+from .. import jsonc
 from ..container.model import parse_rfc3339
 
-if TYPE_CHECKING:
+# ``logs`` runs on the lean path: the log lines are parsed by json's C scanner (``lamina.jsonc``)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Iterator
+
     from ..container.service import ContainerHandle
 
 
@@ -25,7 +27,7 @@ def _entries(path: str, offset: int = 0) -> tuple[list[dict], int]:
     out = []
     for line in data[:end].splitlines():
         try:
-            out.append(json.loads(line))
+            out.append(jsonc.loads(line))
         except ValueError:
             continue
     return out, offset + end
@@ -75,3 +77,27 @@ def read(handle: ContainerHandle, stdout: bool = True, stderr: bool = True, time
         if not running and not more:
             return
         time.sleep(0.1)
+
+
+def parse_moment(text: str | None) -> float | None:
+    """docker's --since/--until: a Unix time, an RFC 3339 time, or a duration ago (10m, 1h30m)."""
+    if not text:
+        return None
+    from ..errors import InvalidArgument
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    import re
+
+    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)", text)
+    if m:
+        total = 0.0
+        for value, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
+            total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+        return time.time() - total
+    try:
+        return parse_rfc3339(text if "T" in text else text + "T00:00:00Z")
+    except (ValueError, IndexError):
+        raise InvalidArgument(f"invalid value for time: {text}") from None
