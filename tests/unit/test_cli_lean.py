@@ -57,19 +57,19 @@ def _samples(spec: Spec) -> list[list[str]]:
         lines.append([flag, *args])
         lines.append([*args, flag])  # options after arguments, as click allows
     for option in spec.values:
-        number = spec.values[option] in spec.ints
-        lines.append([option, "7" if number else "{{.ID}}", *args])
-        lines.append([*args, option, "-3" if number else "-x"])  # a value that looks like an option is a value
+        typed = spec.values[option] in spec.types  # an INTEGER option gets numbers
+        lines.append([option, "7" if typed else "{{.ID}}", *args])
+        lines.append([*args, option, "-3" if typed else "-x"])  # a value that looks like an option is a value
         if option.startswith("--"):
-            lines.append([f"{option}=12" if number else f"{option}=a=b", *args])
+            lines.append([f"{option}={'12' if typed else 'a=b'}", *args])
         else:
-            lines.append([f"{option}5" if number else f"{option}{{{{json .}}}}", *args])
+            lines.append([f"{option}{'12' if typed else '{{json .}}'}", *args])
     shorts = [f[1] for f in spec.flags if len(f) == 2]
     if len(shorts) > 1:
         lines.append(["-" + "".join(shorts), *args])
     values = [v[1] for v in spec.values if len(v) == 2]
     if shorts and values:
-        lines.append(["-" + shorts[0] + values[0], "7" if spec.values["-" + values[0]] in spec.ints else "x", *args])
+        lines.append(["-" + shorts[0] + values[0], "7" if spec.values["-" + values[0]] in spec.types else "x", *args])
     return lines
 
 

@@ -224,12 +224,10 @@ class ContainerStore:
                top_layer: Digest | None, name: str | None, path: str, args: list[str],
                mount_points: dict[str, Any] | None = None) -> Container:
         """Make the init and mount layers and publish the container (see the module's crash rules)."""
-        import secrets
-
         from .model import default_network_settings, rfc3339nano
 
-        container_id = secrets.token_hex(32)
-        mount_id = secrets.token_hex(32)
+        container_id = os.urandom(32).hex()  # secrets.token_hex(32), without its imports
+        mount_id = os.urandom(32).hex()
         init_id = f"{mount_id}-init"
         driver = self.store.driver
         if not config.get("Hostname"):

@@ -36,7 +36,8 @@ def _runtime(handle: ContainerHandle) -> RuntimeCLI:
 
 class Attach:
     """The client's ends for a foreground container: its stdin (``-i``), stdout, stderr, and
-    the read end of a "window changed" pipe (``-t``); -1 for none."""
+    the read end of a "window changed" pipe (``-t``); -1 for none. (A plain class: ``run``'s
+    path does not load ``dataclasses``.)"""
 
     __slots__ = ("stdin", "stdout", "stderr", "winch")
 
@@ -260,7 +261,7 @@ def _cleanup_runtime(handle: ContainerHandle) -> None:
 
     records = handle.service.records
     rt = _runtime(handle)
-    if rt.knows(handle.id) and rt.state(handle.id) is not None:
+    if rt.has_state(handle.id) and rt.state(handle.id) is not None:
         rt.delete(handle.id)
     try:
         _, merged, _ = records.rootfs(handle.id)

@@ -12,14 +12,15 @@ import os
 from ..errors import RuntimeFailure
 from ..value import Value
 
+# ``rm`` of a stopped container runs no runtime: subprocess (re, locale, threading …) and json
+# load when a command does
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     import subprocess
 
 
 class RuntimeCLI(Value):
-    """One runtime binary and its state directory (subprocess loads when it runs one: ``rm``
-    of a stopped container runs none)."""
+    """One OCI runtime's command line over one state directory (``--root``)."""
 
     __slots__ = ("path", "state_root", "args", "name")
 
@@ -40,11 +41,6 @@ class RuntimeCLI(Value):
             raise RuntimeFailure(f"{self.name} {args[0]} failed: {_last_line(proc.stderr)}")
         return proc
 
-    def knows(self, container_id: str) -> bool:
-        """Has the runtime a state directory for the container (``<root>/<id>``, runc's and
-        crun's layout)? Without one ``state`` and ``delete`` have nothing to find: no exec."""
-        return os.path.isdir(os.path.join(self.state_root, container_id))
-
     def state(self, container_id: str) -> dict | None:
         proc = self.run("state", container_id, check=False)
         if proc.returncode != 0:
@@ -59,6 +55,10 @@ class RuntimeCLI(Value):
     def kill(self, container_id: str, signal: int, all_processes: bool = False) -> bool:
         args = ["kill"] + (["--all"] if all_processes else []) + [container_id, str(signal)]
         return self.run(*args, check=False).returncode == 0
+
+    def has_state(self, container_id: str) -> bool:
+        """Whether the runtime keeps state for the container (runc's ``<root>/<id>/``)."""
+        return os.path.lexists(os.path.join(self.state_root, container_id))
 
     def delete(self, container_id: str) -> None:
         self.run("delete", "--force", container_id, check=False)

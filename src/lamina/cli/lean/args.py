@@ -25,26 +25,27 @@ class Spec:
     """A command's options and arguments, as its click command declares them.
 
     ``flags`` and ``values`` map every spelling (``-a``, ``--all``) to the name of the click
-    parameter it sets (a test parses the same words with both and compares); ``multiple`` names
-    the value options that collect a list; ``ints`` the value options click reads as integers
-    (``type=int``), with their click defaults in ``defaults``; ``nargs`` is the (least, most)
-    number of positional arguments, ``None`` for no upper bound.
+    parameter it sets (a test parses the same words with both and compares); ``multiple`` names the value options that collect a list; ``nargs`` is the
+    (least, most) number of positional arguments, ``None`` for no upper bound.
     """
 
-    __slots__ = ("flags", "values", "multiple", "ints", "fixed", "nargs")
+    __slots__ = ("flags", "values", "multiple", "nargs", "default", "types", "interspersed")
 
-    def __init__(self, flags=None, values=None, multiple=(), nargs=(0, 0), ints=(), defaults=None) -> None:
+    def __init__(self, flags=None, values=None, multiple=(), nargs=(0, 0), default=None, types=None,
+                 interspersed=True) -> None:
         self.flags = flags or {}
         self.values = values or {}
         self.multiple = frozenset(multiple)
-        self.ints = frozenset(ints)
-        self.fixed = defaults or {}
         self.nargs = nargs
+        self.default = default or {}  # click's defaults where they are not False / None / []
+        self.types = types or {}  # name -> a converter (``int``); a value it refuses is click's to word
+        self.interspersed = interspersed  # False: options end at the first argument (``run IMAGE CMD…``)
 
     def defaults(self) -> dict:
         opts = {name: False for name in self.flags.values()}
         for name in self.values.values():
-            opts[name] = [] if name in self.multiple else self.fixed.get(name)
+            opts[name] = [] if name in self.multiple else None
+        opts.update(self.default)
         return opts
 
 
@@ -54,8 +55,11 @@ def parse(spec: Spec, argv: list[str]) -> tuple[dict, list[str]]:
     args: list[str] = []
     words = iter(argv)
     for word in words:
-        if word in HELP or word == "--":
-            raise Decline
+        if args and not spec.interspersed:
+            args.append(word)  # the command after the image, as it is
+            continue
+        if (word in HELP and word not in spec.flags and word not in spec.values) or word == "--":
+            raise Decline  # (``run -h`` is ``--hostname``: click gives up a help name an option takes)
         if word.startswith("--"):
             name, eq, value = word.partition("=")
             if name in spec.flags and not eq:
@@ -97,11 +101,12 @@ def _next(words) -> str:
 
 
 def _set(spec: Spec, opts: dict, name: str, value: str) -> None:
-    if name in spec.ints:
-        digits = value[1:] if value.startswith("-") else value
-        if not (digits.isascii() and digits.isdigit()):
-            raise Decline  # click's words for "x", or its reading of " 7" and "+7"
-        value = int(value)
+    convert = spec.types.get(name)
+    if convert is not None:
+        try:
+            value = convert(value)
+        except ValueError:
+            raise Decline from None  # click: "'x' is not a valid integer."
     if name in spec.multiple:
         opts[name].append(value)
     else:

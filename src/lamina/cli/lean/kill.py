@@ -3,7 +3,7 @@
 from .args import Spec
 from .lifecycle import run_each
 
-SPEC = Spec(values={"-s": "sig", "--signal": "sig"}, defaults={"sig": "KILL"}, nargs=(1, None))
+SPEC = Spec(values={"-s": "sig", "--signal": "sig"}, default={"sig": "KILL"}, nargs=(1, None))
 WRITES = True
 
 

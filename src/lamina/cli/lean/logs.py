@@ -12,7 +12,7 @@ SPEC = Spec(
     flags={"-f": "follow", "--follow": "follow", "-t": "timestamps", "--timestamps": "timestamps",
            "--details": "details"},
     values={"--tail": "tail", "-n": "tail", "--since": "since", "--until": "until"},
-    defaults={"tail": "all"},
+    default={"tail": "all"},
     nargs=(1, 1),
 )
 #: the log is written as it is read: nothing is redone by the full CLI once it has begun

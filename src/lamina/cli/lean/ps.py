@@ -13,8 +13,8 @@ SPEC = Spec(
            "--latest": "latest", "-s": "size", "--size": "size", "--no-trunc": "no_trunc"},
     values={"-n": "last", "--last": "last", "-f": "filters", "--filter": "filters", "--format": "fmt"},
     multiple=("filters",),
-    ints=("last",),
-    defaults={"last": -1},
+    types={"last": int},
+    default={"last": -1},
 )
 #: a running container whose monitor died is marked exited as it is listed (as the full CLI does)
 WRITES = False

@@ -3,7 +3,7 @@
 from .args import Spec
 from .lifecycle import run_each
 
-SPEC = Spec(values={"-t": "timeout", "--time": "timeout", "--timeout": "timeout"}, ints=("timeout",), nargs=(1, None))
+SPEC = Spec(values={"-t": "timeout", "--time": "timeout", "--timeout": "timeout"}, types={"timeout": int}, nargs=(1, None))
 WRITES = True
 
 

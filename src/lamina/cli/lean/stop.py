@@ -5,7 +5,7 @@ from .lifecycle import run_each
 
 SPEC = Spec(
     values={"-t": "timeout", "--time": "timeout", "--timeout": "timeout", "-s": "sig", "--signal": "sig"},
-    ints=("timeout",),
+    types={"timeout": int},
     nargs=(1, None),
 )
 WRITES = True
