@@ -121,9 +121,11 @@ def test_inspect_fields_and_templates(lamina, busybox_tar, data_root):
     assert lamina.run("inspect", "-f", "{{.Config.ExposedPorts}}", "websvr").out == "map[80/tcp:{}]\n"
     assert lamina.run("inspect", "-f", "{{json .Config.Env}}", "websvr").out == '["A=1"]\n'
     assert lamina.run("inspect", "-f", "{{.Size}}", "websvr").out.strip() == str(doc["Size"])
-    missing = lamina.run("inspect", "nope", check=False)
-    assert missing.returncode == 1 and missing.err == "Error: No such image: nope:latest\n"
+    missing = lamina.run("inspect", "nope", check=False)  # docker's top-level inspect: any kind of object
+    assert missing.returncode == 1 and missing.err == "Error: No such object: nope\n"
     assert missing.out == "[]\n"  # as docker: scripts parsing the JSON get a valid (empty) array
+    missing = lamina.run("image", "inspect", "nope", check=False)
+    assert missing.returncode == 1 and missing.err == "Error: No such image: nope:latest\n"
     both = lamina.run("inspect", "websvr", "nope", check=False)
     assert both.returncode == 1 and [d["Id"] for d in json.loads(both.out)] == [doc["Id"]]
 
