@@ -6,7 +6,14 @@ Both run as a user runs them: ``lamina`` is whatever a fresh login shell finds o
 same busybox image lamina holds. ``login``/``logout`` go to one CNCF registry on loopback.
 Runs alternate (lamina, docker, docker, lamina, …); the medians and their ratio (lamina /
 docker; the issue asks for at most 2) are printed per command. Commands lamina does not have
-yet (``ps``, ``volume ls``, …) are listed as skipped.
+are listed as skipped.
+
+The container commands work on the same containers in both engines (``--network none``: the
+private dockerd has no bridge), made before the timings: ``bench-run`` runs ``sleep``,
+``bench-exit`` printed 20 lines and exited, ``bench-term`` (exits at once on SIGTERM) is
+restarted and stopped; ``kill``, ``rm`` and ``wait`` each get a fresh container from an untimed
+step before every run. The lifecycle commands time the engine's work too (the runtime's
+``kill``, a layer's removal), as a user waits for it.
 
     python3 bench/cli_latency.py [--runs N] [--lamina PATH] [--docker PATH]
 """
@@ -28,7 +35,8 @@ from lamina.testing.dockerd import Dockerd  # noqa: E402
 from lamina.testing.registries import RegistryProcess, cncf_binary  # noqa: E402
 from lamina.testing.rootfs import write_busybox_rootfs  # noqa: E402
 
-#: (label, lamina argv, docker argv, what to redo before each run, untimed)
+#: (label, lamina argv, docker argv, what to redo before each run, untimed: one command line, or
+#: a list of them; a step starting with "-" may fail, as ``unpause`` of a container not paused)
 #: ``{reg}`` is the registry's host:port
 COMMANDS = [
     ("images", ["images"], ["images"], None),
@@ -41,11 +49,32 @@ COMMANDS = [
     ("system df", ["system", "df"], ["system", "df"], None),
     ("login", ["login", "-u", "bench", "--password-stdin", "{reg}"], ["login", "-u", "bench", "--password-stdin", "{reg}"], None),
     ("logout", ["logout", "{reg}"], ["logout", "{reg}"], ["login", "-u", "bench", "--password-stdin", "{reg}"]),
-    # arriving with the containers, volumes and networks work: measured once lamina has them
-    ("ps", ["ps", "-a"], ["ps", "-a"], None),
+    ("ps", ["ps"], ["ps"], None),
+    ("ps -a", ["ps", "-a"], ["ps", "-a"], None),
     ("volume ls", ["volume", "ls"], ["volume", "ls"], None),
     ("network ls", ["network", "ls"], ["network", "ls"], None),
+    ("inspect ctr", ["inspect", "bench-run"], ["inspect", "bench-run"], None),
+    ("logs", ["logs", "bench-exit"], ["logs", "bench-exit"], None),
+    ("pause", ["pause", "bench-run"], ["pause", "bench-run"], ["-unpause", "bench-run"]),
+    ("unpause", ["unpause", "bench-run"], ["unpause", "bench-run"], ["-pause", "bench-run"]),
+    ("stop", ["stop", "bench-term"], ["stop", "bench-term"], ["start", "bench-term"]),
+    ("restart", ["restart", "bench-term"], ["restart", "bench-term"], None),
+    ("kill", ["kill", "bench-kill"], ["kill", "bench-kill"],
+     [["-rm", "-f", "bench-kill"], ["run", "-d", "--network", "none", "--name", "bench-kill", "busybox", "sleep", "100000"]]),
+    ("wait", ["wait", "bench-wait"], ["wait", "bench-wait"],
+     [["-rm", "-f", "bench-wait"], ["run", "-d", "--network", "none", "--name", "bench-wait", "busybox", "true"]]),
+    ("rm", ["rm", "bench-rm"], ["rm", "bench-rm"],
+     ["create", "--network", "none", "--name", "bench-rm", "busybox", "true"]),
 ]
+
+#: the containers every engine gets before the timings
+CONTAINERS = [
+    ["run", "-d", "--network", "none", "--name", "bench-run", "busybox", "sleep", "100000"],
+    ["run", "--network", "none", "--name", "bench-exit", "busybox", "sh", "-c", "for i in $(seq 1 20); do echo line $i; done"],
+    ["run", "-d", "--network", "none", "--name", "bench-term", "busybox", "sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"],
+]
+#: removed after the timings (docker's go with its daemon)
+LEFT = ["bench-run", "bench-exit", "bench-term", "bench-kill", "bench-wait", "bench-rm"]
 
 
 def login_shell_finds(name: str) -> str | None:
@@ -61,6 +90,22 @@ def timed(argv: list[str], env: dict, stdin: bytes | None) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
     return elapsed
+
+
+def steps(before) -> list[list[str]]:
+    """``before`` as a list of command lines."""
+    if not before:
+        return []
+    return before if isinstance(before[0], list) else [before]
+
+
+def untimed(binary: str, argv: list[str], env: dict, stdin: bytes | None) -> None:
+    """A setup step; one whose first word starts with "-" may fail."""
+    may_fail = argv[0].startswith("-")
+    words = [binary, argv[0][1:] if may_fail else argv[0], *argv[1:]]
+    proc = subprocess.run(words, env=env, input=stdin, capture_output=True)
+    if proc.returncode != 0 and not may_fail:
+        raise RuntimeError(f"{' '.join(words)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
 
 
 def has_command(lamina: str, env: dict, words: list[str]) -> bool:
@@ -88,6 +133,7 @@ def main() -> None:
     print(f"docker: {docker} [{subprocess.run([docker, '--version'], capture_output=True, text=True).stdout.strip()}]")
 
     base = tempfile.mkdtemp(prefix="lamina-bench-cli-")
+    lamina_env = None
     dockerd = Dockerd(os.path.join(base, "dockerd"))
     registry = RegistryProcess(os.path.join(base, "registry"), kind="cncf")
     try:
@@ -102,6 +148,9 @@ def main() -> None:
             write_busybox_rootfs(f)
         timed([lamina, "import", rootfs, "busybox:latest"], lamina_env, None)
         timed([docker, "import", rootfs, "busybox:latest"], docker_env, None)
+        for binary, env in ((lamina, lamina_env), (docker, docker_env)):
+            for argv in CONTAINERS:
+                untimed(binary, argv, env, None)
 
         print(f"\n{'command':<12} {'lamina':>10} {'docker':>10} {'ratio':>7}   (medians of {args.runs}, ms)")
         worst = 0.0
@@ -116,14 +165,16 @@ def main() -> None:
             for i in range(args.runs):
                 for who in (("lamina", "docker") if i % 2 == 0 else ("docker", "lamina")):
                     binary, env, argv = runners[who]
-                    if before:
-                        timed([binary, *fill(before)], env, stdin)
+                    for step in steps(before):
+                        untimed(binary, fill(step), env, stdin)
                     times[who].append(timed([binary, *fill(argv)], env, stdin if argv[0] == "login" else None))
             a, b = statistics.median(times["lamina"]), statistics.median(times["docker"])
             worst = max(worst, a / b)
             print(f"{label:<12} {a * 1000:10.1f} {b * 1000:10.1f} {a / b:7.2f}", flush=True)
         print(f"\nworst ratio: {worst:.2f} (the issue's target: at most 2.00)")
     finally:
+        if lamina_env is not None:  # running containers hold mounts under the data root
+            subprocess.run([lamina, "rm", "-f", *LEFT], env=lamina_env, capture_output=True)
         registry.stop()
         dockerd.stop()
         shutil.rmtree(base, ignore_errors=True)
