@@ -142,6 +142,8 @@ def main() -> None:
         lamina_env = dict(os.environ, LAMINA_DATA_ROOT=os.path.join(base, "lamina"),
                           LAMINA_CONFIG=os.path.join(base, "lamina-config"))
         lamina_env.pop("PYTHONPATH", None)
+        # as installed (install.sh compiles): with PYTHONDONTWRITEBYTECODE every run would compile
+        lamina_env.pop("PYTHONDONTWRITEBYTECODE", None)
         docker_env = dockerd.env()
         rootfs = os.path.join(base, "busybox.tar")
         with open(rootfs, "wb") as f:

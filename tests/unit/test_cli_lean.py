@@ -403,8 +403,8 @@ SLOW = {
 #: only shrink)
 STILL_SLOW: dict[tuple[str, ...], set[str]] = {}
 #: slow modules a command's own work needs: ``rm`` deletes directory trees (``shutil.rmtree``,
-#: and shutil imports its archive helpers at load); a running container's ``stop``, ``kill``,
-#: ``pause`` run the OCI runtime (``subprocess``), which the synthetic containers here never reach
+#: and shutil imports its archive helpers at load). (The runtime's commands are run without
+#: ``subprocess``: ``runtime.runc.run_captured``.)
 NEEDS_SLOW: dict[tuple[str, ...], set[str]] = {("rm", "done"): {"shutil", "fnmatch", "bz2", "lzma"}}
 #: budget command lines that fail on the synthetic store (still on the lean path): the exit code
 EXITS = {("kill", "done"): 1, ("pause", "done"): 1, ("unpause", "done"): 1, ("restart", "nope"): 1}

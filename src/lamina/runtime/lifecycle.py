@@ -15,8 +15,8 @@ from ..errors import Conflict, ContainerStartFailed, InvalidArgument, RuntimeFai
 from .runc import RuntimeCLI, runtime_cli
 from .signals import parse_signal
 
-# stop, kill, rm, pause … run on the lean path (cli/lean): json (re, enum), subprocess (for
-# runc: runc.py loads it when it runs one) and dataclasses are not loaded at import
+# stop, kill, rm, pause … run on the lean path (cli/lean): json (re, enum), subprocess (the
+# runtime's commands run through ``runc.run_captured``) and dataclasses are not loaded at import
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
     from typing import Any
