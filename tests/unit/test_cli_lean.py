@@ -430,6 +430,7 @@ _CONTAINERS = {
     "lamina.errors", "lamina.cli.errors", "lamina.value", "lamina.digest", "lamina.store", "lamina.store.paths",
     "lamina.store.atomic", "lamina.container", "lamina.container.model", "lamina.container.store",
     "lamina.container.service", "lamina.container.names", "lamina.runtime", "lamina.runtime.execroot", "lamina.jsonc",
+    "lamina.store.lease",
     "lamina.cli.container_output",
     "lamina.format", "lamina.format.humanize",
 }

@@ -7,8 +7,9 @@ Apart from ``runtime.monitor`` because everything that lists or changes containe
 monitor's own imports (``json``, which loads ``re`` and ``enum``) are not needed for that.
 """
 
-import fcntl
 import os
+
+from ..store.lease import lock_held
 
 __all__ = ["bundle_dir", "lock_path", "alive"]
 
@@ -23,14 +24,4 @@ def lock_path(exec_root: str, container_id: str) -> str:
 
 def alive(exec_root: str, container_id: str) -> bool:
     """True while a monitor holds the container's lock."""
-    try:
-        fd = os.open(lock_path(exec_root, container_id), os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(lock_path(exec_root, container_id))
