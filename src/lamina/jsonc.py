@@ -10,7 +10,7 @@ containers' config.v2.json) pay only for the parse. Errors are ``ValueError`` as
 Where ``_json`` is missing (another Python), ``json`` does the work.
 """
 
-__all__ = ["loads", "quote", "dumps_indented"]
+__all__ = ["loads", "quote", "dumps_compact", "dumps_indented"]
 
 try:
     import _json
@@ -63,10 +63,26 @@ def quote(text: str) -> str:
     return _json.encode_basestring(text)
 
 
-def dumps_indented(value, indent: int = 4, ensure_ascii: bool = True) -> str:
+def dumps_compact(value) -> str:
+    """``json.dumps(value, separators=(",", ":"))``: json's own C encoder, as ``json.dumps``
+    itself calls it when there is no indent (what config.v2.json is written with)."""
+    if _json is None:  # pragma: no cover
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    encode = _json.make_encoder({}, _unserialisable, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return "".join(encode(value, 0))
+
+
+def _unserialisable(value):
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def dumps_indented(value, indent: int | str = 4, ensure_ascii: bool = True) -> str:
     """``json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)``, byte for byte, for the
-    documents ``inspect`` prints (dicts with string keys, lists, strings, numbers, booleans,
-    None); anything else goes to ``json`` itself."""
+    documents ``inspect`` prints and docker's config.json (dicts with string keys, lists,
+    strings, numbers, booleans, None; ``indent`` a count of spaces or the string itself);
+    anything else goes to ``json`` itself."""
     if _json is None:  # pragma: no cover
         import json
 
@@ -74,7 +90,7 @@ def dumps_indented(value, indent: int = 4, ensure_ascii: bool = True) -> str:
     quote_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
     parts: list[str] = []
     try:
-        _encode(value, parts, quote_string, " " * indent, "\n")
+        _encode(value, parts, quote_string, indent if isinstance(indent, str) else " " * indent, "\n")
     except _NotPlain:
         import json
 

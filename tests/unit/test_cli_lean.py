@@ -490,7 +490,7 @@ BUDGET = {
     ("__complete", "images"): {"lamina.cli.lean.complete", "lamina.store", "lamina.store.catalog"},
     ("logout", "127.0.0.1:5000"): {"lamina.cli.lean.logout", "lamina.errors", "lamina.registry", "lamina.registry.client",
                                    "lamina.registry.client.credentials", "lamina.registry.client.tokens", "lamina.store",
-                                   "lamina.store.atomic"},
+                                   "lamina.store.atomic", "lamina.jsonc"},
 }
 
 #: the launcher's start (``lamina.cli.launcher``), then the loaded modules written to a file
@@ -526,7 +526,8 @@ def budget_store(tmp_path, monkeypatch):
 #: login speaks HTTP(S) to the registry: it may load what only network code needs
 LOGIN = ("login", "-u", "me", "-p", "secret", "{registry}")
 LOGIN_BUDGET = {"lamina.cli.lean.login", "lamina.errors", "lamina.registry", "lamina.registry.client",
-                "lamina.registry.client.auth", "lamina.registry.client.credentials", "lamina.store", "lamina.store.atomic"}
+                "lamina.registry.client.auth", "lamina.registry.client.credentials", "lamina.store", "lamina.store.atomic",
+                "lamina.jsonc"}
 LOGIN_NEEDS = {"http", "ssl", "email", "urllib", "random", "locale"}  # http.client parses headers with email
 
 

@@ -7,7 +7,7 @@ lamina does not know are kept as they were read, so a container dockerd wrote su
 lamina ``rename`` or ``start`` unchanged in everything lamina did not touch.
 
 Only ``time`` is imported at load (``ps`` and the lifecycle commands import this on their lean
-paths; they read the files with ``lamina.jsonc``, and ``json`` loads only to write them):
+paths; the files are read and written with ``lamina.jsonc``, json's C parts without ``json``):
 ``State`` and ``Container`` are plain mutable classes, not dataclasses, whose import costs ~10 ms
 of every command (``lamina.value`` says why).
 """
@@ -255,14 +255,14 @@ class Container:
         }
 
     def config_bytes(self) -> bytes:
-        import json
+        from ..jsonc import dumps_compact
 
-        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+        return dumps_compact(self.to_json()).encode()
 
     def host_config_bytes(self) -> bytes:
-        import json
+        from ..jsonc import dumps_compact
 
-        return json.dumps(self.host_config, separators=(",", ":")).encode()
+        return dumps_compact(self.host_config).encode()
 
 
 def _shell_quote(word: str) -> str:

@@ -14,9 +14,9 @@ is the ``docker-credential-<name>`` program speaking docker's protocol (``get``/
 
 from __future__ import annotations
 
-import json
 import os
 
+from ... import jsonc
 from ...errors import InvalidArgument
 from ...store import atomic
 
@@ -39,8 +39,8 @@ def docker_config_path() -> str:
 def _load(path: str | None = None) -> dict:
     path = path or config_path()
     try:
-        with open(path) as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            doc = jsonc.loads(f.read())
     except FileNotFoundError:
         return {}
     except ValueError:
@@ -51,7 +51,7 @@ def _load(path: str | None = None) -> dict:
 def _save(doc: dict) -> None:
     path = config_path()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    atomic.write_file(path, json.dumps(doc, indent="\t").encode(), mode=0o600)
+    atomic.write_file(path, jsonc.dumps_indented(doc, "\t").encode(), mode=0o600)
 
 
 def config_key(server: str) -> str:
@@ -95,7 +95,7 @@ def _from_doc(doc: dict, key: str) -> tuple[str, str] | None | bool:
         if out is None:
             return None
         try:
-            record = json.loads(out)
+            record = jsonc.loads(out)
             return str(record["Username"]), str(record["Secret"])
         except (ValueError, KeyError, TypeError):
             raise InvalidArgument(f"docker-credential-{helper} get: malformed answer") from None
@@ -137,6 +137,8 @@ def save_auth(server: str, user: str, password: str) -> None:
     key = config_key(server)
     helper = _helper_for(doc, key)
     if helper is not None:
+        import json
+
         _run_helper(helper, "store", json.dumps({"ServerURL": key, "Username": user, "Secret": password}))
         doc.setdefault("auths", {})[key] = {}
     else:
