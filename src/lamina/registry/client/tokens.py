@@ -16,11 +16,10 @@ and ``logout`` drops the registry's tokens with its credentials.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 
+from ... import jsonc
 from ...store import atomic
 from .credentials import config_key, config_path
 
@@ -35,6 +34,8 @@ def token_key(registry: str, realm: str, service: str, scopes: tuple[str, ...],
     who = "anonymous"
     if credentials is not None:
         user, password = credentials
+        import hashlib  # only for a token kept or looked up: ``logout`` reads the file alone
+
         who = hashlib.sha256(f"{user}\0{password}".encode()).hexdigest()[:32]
     return "\n".join([registry, realm, service, " ".join(sorted(scopes)), who])
 
@@ -82,7 +83,7 @@ class TokenCache:
     def _load(self) -> dict:
         try:
             with open(self.path, "rb") as f:
-                doc = json.load(f)
+                doc = jsonc.loads(f.read())
         except (OSError, ValueError):
             return {}
         return doc if isinstance(doc, dict) else {}
@@ -96,6 +97,6 @@ class TokenCache:
     def _save(self, entries: dict) -> None:
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            atomic.write_file(self.path, json.dumps(entries, indent="\t").encode(), mode=0o600, durable=False)
+            atomic.write_file(self.path, jsonc.dumps_indented(entries, "\t").encode(), mode=0o600, durable=False)
         except OSError:
             pass  # a cache that cannot be written costs a token fetch next time, not the command
