@@ -7,7 +7,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable
 
@@ -87,29 +86,26 @@ def run(*args: str, env: dict | None = None, input: bytes | None = None) -> byte
 
 
 def debootstrap_tar(target_mb: int = 150) -> str:
-    """A Debian minbase root fs as a tar (cached in bench/out). Falls back to a synthetic tree
-    of the same size when the Debian mirror cannot be reached."""
+    """A Debian minbase root fs as a tar (``lamina.testing.debian``, cached in bench/out). Falls
+    back to a synthetic tree of the same size when the Debian mirror cannot be reached."""
+    sys.path.insert(0, os.path.join(os.path.dirname(OUT), "..", "src"))
+    from lamina.testing.debian import debootstrap_tar as make_debian_tar
+
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "rootfs.tar")
     if os.path.exists(path):
         return path
-    rootfs = os.path.join(OUT, "debootstrap")
-    ok = shutil.which("debootstrap") and subprocess.run(
-        ["debootstrap", "--variant=minbase", "bookworm", rootfs, "http://deb.debian.org/debian"],
-        capture_output=True,
-    ).returncode == 0
-    tmp = path + ".tmp"
-    if ok:
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            tar.add(rootfs, arcname=".")
-        shutil.rmtree(rootfs, ignore_errors=True)
-        print(f"workload: debootstrap minbase bookworm, {os.path.getsize(tmp) >> 20} MB tar")
-    else:
-        sys.path.insert(0, os.path.join(os.path.dirname(OUT), "..", "src"))
-        from lamina.testing.rootfs import write_synthetic_rootfs
+    try:
+        make_debian_tar(path)
+        print(f"workload: debootstrap minbase bookworm, {os.path.getsize(path) >> 20} MB tar")
+        return path
+    except RuntimeError as exc:
+        print(f"debootstrap unavailable: {exc}")
+    from lamina.testing.rootfs import write_synthetic_rootfs
 
-        with open(tmp, "wb") as f:
-            write_synthetic_rootfs(f, target_mb << 20, files=10_000)
-        print(f"workload: synthetic rootfs (debootstrap unavailable), {os.path.getsize(tmp) >> 20} MB tar")
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        write_synthetic_rootfs(f, target_mb << 20, files=10_000)
+    print(f"workload: synthetic rootfs (debootstrap unavailable), {os.path.getsize(tmp) >> 20} MB tar")
     os.replace(tmp, path)
     return path
