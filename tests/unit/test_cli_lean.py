@@ -533,7 +533,7 @@ LOGIN_NEEDS = {"http", "ssl", "email", "urllib", "random", "locale"}  # http.cli
 
 def test_every_lean_command_has_a_budget():
     budgeted = {fast.LEAN[" ".join(argv[:2])] if argv[0] in fast.GROUPS else fast.LEAN[argv[0]] for argv in BUDGET}
-    assert budgeted | {"login"} == set(fast.LEAN.values())
+    assert budgeted | {"login", "build"} == set(fast.LEAN.values())
 
 
 @pytest.fixture(scope="module")
@@ -571,6 +571,62 @@ def test_login_prints_what_the_full_cli_prints(tmp_path, capsys, monkeypatch, re
     assert load_auth(registry.host) == ("me", "secret")
     for argv in (["login", registry.host], ["login", "-u", "me", registry.host]):  # prompts: click's
         assert _lean(root, argv, capsys) == (None, "", "")
+
+
+#: a fully cached build: parse, probe the cache step by step, tag; its lines and -q's ID
+BUILD_DOCKERFILE = "FROM busybox\nENV APP=/app\nCOPY hello.txt /app/\nLABEL built=here\n"
+BUILD_BUDGET = {
+    "lamina.cli.lean.build", "lamina.cli.build_run", "lamina.build", "lamina.build.executor", "lamina.build.args",
+    "lamina.build.context", "lamina.build.copier", "lamina.build.dockerignore", "lamina.build.gofmt",
+    "lamina.build.imagefs", "lamina.build.parser", "lamina.build.shell", *_STORE,
+}
+#: a COPY's checksum and the cache's JSON comparisons
+BUILD_NEEDS = {"hashlib", "copy"}
+
+
+def _build_context(tmp_path) -> str:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(BUILD_DOCKERFILE)
+    (ctx / "hello.txt").write_text("hello\n")
+    return str(ctx)
+
+
+def test_cached_build_stays_within_its_module_budget(budget_store, tmp_path):
+    ctx = _build_context(tmp_path)
+    first = _full(budget_store, ["build", "-q", "-t", "app:1", ctx])
+    assert first[0] == 0, first
+    modules, proc = loaded_modules(["--data-root", budget_store, "build", "-q", "-t", "app:1", ctx], tmp_path)
+    assert proc.returncode == 0 and proc.stdout == first[1], proc.stderr
+    assert "lamina.cli.main" not in modules and "click" not in modules
+    assert not modules & NEVER and not modules & (SLOW - BUILD_NEEDS), sorted(modules & (SLOW | NEVER))
+    extra = {m for m in modules if m.startswith("lamina.")} - DISPATCH - BUILD_BUDGET
+    assert not extra, f"a cached build loads lamina modules beyond its budget: {sorted(extra)}"
+
+
+def test_lean_build_turns_site_on_for_a_pull(budget_store, tmp_path):
+    """A FROM image the store lacks is pulled by the registry client, whose HTTP library is in
+    site-packages: started as the launcher starts it, the build still gets there and words the
+    failure as the full CLI does."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM 127.0.0.1:1/nothing:1\n")
+    expected = _full(budget_store, ["build", "-q", str(ctx)])
+    modules, proc = loaded_modules(["--data-root", budget_store, "build", "-q", str(ctx)], tmp_path)
+    assert "lamina.cli.main" not in modules and "site" in modules and "httpx" in modules
+    assert (proc.returncode, proc.stdout, proc.stderr) == expected and expected[0] != 0, expected
+
+
+def test_lean_build_prints_what_the_full_cli_prints(budget_store, tmp_path, capsys):
+    ctx = _build_context(tmp_path)
+    built = _full(budget_store, ["build", "-t", "app:1", ctx])
+    assert built[0] == 0 and " ---> Using cache" not in built[1], built
+    for argv in (["build", "-t", "app:1", ctx], ["image", "build", "-q", "--label", "x=1", ctx],
+                 ["build", "-f", "nope", ctx], ["build", "--network", "bridge", ctx]):
+        expected = _full(budget_store, argv)
+        code, out, err = _lean(budget_store, argv, capsys)
+        assert (code, out, err) == expected, argv
+    assert _lean(budget_store, ["build", "--rm=false", ctx], capsys) == (None, "", "")
 
 
 @pytest.mark.parametrize("argv", sorted(BUDGET), ids=" ".join)

@@ -19,20 +19,19 @@ context"), whatever the Dockerfile says.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import re
-import shutil
 import stat
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from ..errors import InvalidArgument, NotFound
+from ..value import Value
 from .dockerignore import IgnoreMatcher, read_dockerignore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: ``build`` is on the lean command path
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 __all__ = ["BuildContext", "ContextError", "open_context", "is_git_url", "parse_git_url", "GitRef"]
 
@@ -43,17 +42,28 @@ class ContextError(InvalidArgument):
     pass
 
 
-@dataclass
 class BuildContext:
-    #: the directory COPY/ADD read from (None: an empty context, Dockerfile from stdin)
-    root: str | None
-    dockerfile: bytes
-    #: the Dockerfile's path relative to the context root (for messages and lamina-build)
-    dockerfile_name: str
-    ignore: IgnoreMatcher = field(default_factory=IgnoreMatcher)
-    _cleanup: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        root: str | None,
+        dockerfile: bytes,
+        dockerfile_name: str,
+        ignore: IgnoreMatcher | None = None,
+        _cleanup: list[str] | None = None,
+    ) -> None:
+        #: the directory COPY/ADD read from (None: an empty context, Dockerfile from stdin)
+        self.root = root
+        self.dockerfile = dockerfile
+        #: the Dockerfile's path relative to the context root (for messages and lamina-build)
+        self.dockerfile_name = dockerfile_name
+        self.ignore = IgnoreMatcher() if ignore is None else ignore
+        self._cleanup = [] if _cleanup is None else _cleanup
 
     def close(self) -> None:
+        if not self._cleanup:
+            return
+        import shutil
+
         for path in self._cleanup:
             shutil.rmtree(path, ignore_errors=True)
         self._cleanup.clear()
@@ -156,6 +166,8 @@ def _match(pattern: str, path: str) -> bool:
     """Go's filepath.Match: the whole path, ``*`` and ``?`` not crossing ``/``."""
     if pattern.count("/") != path.count("/"):
         return False
+    import fnmatch
+
     return all(fnmatch.fnmatchcase(p, q) for p, q in zip(path.split("/"), pattern.split("/"), strict=True))
 
 
@@ -245,6 +257,8 @@ def _context_from_stdin(stdin: BinaryIO | None, dockerfile: str | None) -> Build
     from ..archive.compression import detect
 
     if _looks_like_tar(data) or detect(data[:8]) != "none":
+        import tempfile
+
         tmp = tempfile.mkdtemp(prefix="lamina-build-context-")
         ctx = BuildContext(tmp, b"", "", _cleanup=[tmp])
         try:
@@ -287,11 +301,14 @@ def is_git_url(source: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class GitRef:
+class GitRef(Value):
+    __slots__ = ("remote", "ref", "subdir")
     remote: str
     ref: str  # "" for the default branch
     subdir: str
+
+    def __init__(self, remote: str, ref: str, subdir: str) -> None:
+        self._init(remote=remote, ref=ref, subdir=subdir)
 
 
 def parse_git_url(source: str) -> GitRef:
@@ -307,6 +324,8 @@ def parse_git_url(source: str) -> GitRef:
 
 
 def _git(args: list[str], cwd: str | None = None) -> None:
+    import subprocess
+
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
     try:
         proc = subprocess.run(
@@ -322,6 +341,9 @@ def _git(args: list[str], cwd: str | None = None) -> None:
 
 
 def _context_from_git(source: str, dockerfile: str | None) -> BuildContext:
+    import shutil
+    import tempfile
+
     ref = parse_git_url(source)
     tmp = tempfile.mkdtemp(prefix="lamina-build-git-")
     ctx = BuildContext(tmp, b"", "", _cleanup=[tmp])

@@ -20,35 +20,62 @@ import hashlib
 import io
 import os
 import stat
-import tarfile
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: a cached build (the lean path) never writes a tar
+    import tarfile
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 __all__ = ["Item", "CopyPlan", "SumCache", "TarReader", "file_sum", "layer_stream"]
 
 _CHUNK = 1 << 20
+_PAX_FORMAT = 2  # tarfile.PAX_FORMAT
 
 
-@dataclass
 class Item:
-    path: str  # in the image, no leading '/'
-    kind: str  # "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "hardlink"
-    mode: int  # permission bits (07777)
-    uid: int
-    gid: int
-    mtime: int
-    source: str | None = None  # host file holding the data
-    data: bytes | None = None  # or the data itself (heredoc, download)
-    linkname: str = ""
-    size: int = 0
-    rdev: int = 0
-    #: the source-relative name this item is summed under (relative to its source root)
-    sum_name: str = ""
-    #: part of the copied content (False for parent directories of the destination)
-    copied: bool = True
-    digest: str = ""
+    """One entry of a COPY/ADD layer (a plain slotted class: ``build`` is on the lean path)."""
+
+    __slots__ = ("path", "kind", "mode", "uid", "gid", "mtime", "source", "data", "linkname", "size", "rdev",
+                 "sum_name", "copied", "digest")
+
+    def __init__(
+        self,
+        path: str,
+        kind: str,
+        mode: int,
+        uid: int,
+        gid: int,
+        mtime: int,
+        source: str | None = None,
+        data: bytes | None = None,
+        linkname: str = "",
+        size: int = 0,
+        rdev: int = 0,
+        sum_name: str = "",
+        copied: bool = True,
+        digest: str = "",
+    ) -> None:
+        self.path = path  # in the image, no leading '/'
+        self.kind = kind  # "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "hardlink"
+        self.mode = mode  # permission bits (07777)
+        self.uid = uid
+        self.gid = gid
+        self.mtime = mtime
+        self.source = source  # host file holding the data
+        self.data = data  # or the data itself (heredoc, download)
+        self.linkname = linkname
+        self.size = size
+        self.rdev = rdev
+        #: the source-relative name this item is summed under (relative to its source root)
+        self.sum_name = sum_name
+        #: part of the copied content (False for parent directories of the destination)
+        self.copied = copied
+        self.digest = digest
+
+    def __repr__(self) -> str:
+        return f"Item({self.path!r}, {self.kind!r}, {self.mode:o}, {self.uid}:{self.gid})"
 
 
 def file_sum(path: str | None, data: bytes | None) -> str:
@@ -121,11 +148,11 @@ def item_sum(item: Item, cache: SumCache | None = None) -> str:
     return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-@dataclass
 class CopyPlan:
-    items: list[Item] = field(default_factory=list)
-    #: one (kind, [items]) per source: "file", "dir" or "archive" (ADD's extracted tar)
-    sources: list[tuple[str, list[Item]]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        #: one (kind, [items]) per source: "file", "dir" or "archive" (ADD's extracted tar)
+        self.sources: list[tuple[str, list[Item]]] = []
 
     def add_source(self, kind: str, items: list[Item]) -> None:
         self.sources.append((kind, items))
@@ -154,6 +181,8 @@ class CopyPlan:
 
 
 def _tar_info(item: Item, clamp: int | None) -> tarfile.TarInfo | None:
+    import tarfile
+
     info = tarfile.TarInfo(item.path + ("/" if item.kind == "dir" else ""))
     info.mode = item.mode
     info.uid, info.gid = item.uid, item.gid
@@ -210,7 +239,7 @@ class TarReader(io.RawIOBase):
             info = _tar_info(item, self._clamp)
             if info is None:
                 continue
-            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            header = info.tobuf(_PAX_FORMAT, "utf-8", "surrogateescape")
             if data is not None and item.kind == "file":
                 header += data
             self._pending = memoryview(header)

@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+
+from ..value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["IgnorePattern", "IgnoreMatcher", "read_dockerignore"]
 
 _REGEX_META = set(".+()|{}$^")
 
 
-@dataclass(frozen=True)
-class IgnorePattern:
+class IgnorePattern(Value):
+    __slots__ = ("text", "exclusion", "regex")
     text: str  # cleaned, without the '!'
     exclusion: bool
     regex: re.Pattern[str]
+
+    def __init__(self, text: str, exclusion: bool, regex: re.Pattern[str]) -> None:
+        self._init(text=text, exclusion=exclusion, regex=regex)
 
     def matches(self, path: str) -> bool:
         return self.regex.match(path) is not None

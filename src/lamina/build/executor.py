@@ -28,8 +28,6 @@ import re
 import stat
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..digest import Digest
 from ..errors import InvalidArgument, LaminaError, NotFound
@@ -42,7 +40,10 @@ from .imagefs import ImageFS, listdir, lookup_user, normalize_dest
 from .parser import Dockerfile, DockerfileError, Node, parse
 from .shell import ShellLex
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: ``build`` is on the lean command path (lamina.value says why)
+    from typing import Any, BinaryIO
+
     from ..engine import Engine
 
 __all__ = ["BuildOptions", "BuildResult", "BuildError", "StepFailed", "Builder", "build"]
@@ -73,66 +74,96 @@ class StepFailed(BuildError):
         self.code = code
 
 
-@dataclass
 class BuildOptions:
-    tags: tuple[str, ...] = ()
-    build_args: Mapping[str, str | None] = field(default_factory=dict)
-    no_cache: bool = False
-    pull: bool = False
-    target: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    squash: bool = False
-    network: str = "host"
-    remove: bool = True
-    force_remove: bool = False
-    explain_cache: bool = False
-    platform: str | None = None
-    #: clamp layer times and ``created`` (SOURCE_DATE_EPOCH); None: the build's own times
-    source_date_epoch: int | None = None
+    """How to build (the command line's options). Plain classes here and below, not
+    dataclasses: ``build`` is on the lean command path."""
+
+    __slots__ = ("tags", "build_args", "no_cache", "pull", "target", "labels", "squash", "network", "remove",
+                 "force_remove", "explain_cache", "platform", "source_date_epoch")
+
+    def __init__(
+        self,
+        tags: tuple[str, ...] = (),
+        build_args: Mapping[str, str | None] | None = None,
+        no_cache: bool = False,
+        pull: bool = False,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        squash: bool = False,
+        network: str = "host",
+        remove: bool = True,
+        force_remove: bool = False,
+        explain_cache: bool = False,
+        platform: str | None = None,
+        source_date_epoch: int | None = None,
+    ) -> None:
+        self.tags = tags
+        self.build_args = {} if build_args is None else build_args
+        self.no_cache = no_cache
+        self.pull = pull
+        self.target = target
+        self.labels = {} if labels is None else labels
+        self.squash = squash
+        self.network = network
+        self.remove = remove
+        self.force_remove = force_remove
+        self.explain_cache = explain_cache
+        self.platform = platform
+        #: clamp layer times and ``created`` (SOURCE_DATE_EPOCH); None: the build's own times
+        self.source_date_epoch = source_date_epoch
 
 
-@dataclass
 class StepRecord:
-    number: int
-    text: str
-    image_id: Digest | None
-    cached: bool
-    miss_reason: str = ""
+    __slots__ = ("number", "text", "image_id", "cached", "miss_reason")
+
+    def __init__(self, number: int, text: str, image_id: Digest | None, cached: bool, miss_reason: str = "") -> None:
+        self.number = number
+        self.text = text
+        self.image_id = image_id
+        self.cached = cached
+        self.miss_reason = miss_reason
+
+    def __repr__(self) -> str:
+        return f"StepRecord({self.number}, {self.text!r}, cached={self.cached})"
 
 
-@dataclass
 class BuildResult:
-    image_id: Digest
-    tags: list[str]
-    steps: list[StepRecord]
-    warnings: list[str]
+    def __init__(self, image_id: Digest, tags: list[str], steps: list[StepRecord], warnings: list[str]) -> None:
+        self.image_id = image_id
+        self.tags = tags
+        self.steps = steps
+        self.warnings = warnings
 
 
 Emit = Callable[[str], None]
 
 
-@dataclass
 class _Stage:
-    index: int
-    name: str  # lower case, "" when unnamed
-    from_node: Node
-    nodes: list[Node]
-    image_id: Digest | None = None
-    #: the image FROM named (None for scratch): what --squash squashes onto
-    base_id: Digest | None = None
-    done: bool = False
+    __slots__ = ("index", "name", "from_node", "nodes", "image_id", "base_id", "done")
+
+    def __init__(self, index: int, name: str, from_node: Node, nodes: list[Node]) -> None:
+        self.index = index
+        self.name = name  # lower case, "" when unnamed
+        self.from_node = from_node
+        self.nodes = nodes
+        self.image_id: Digest | None = None
+        #: the image FROM named (None for scratch): what --squash squashes onto
+        self.base_id: Digest | None = None
+        self.done = False
 
 
-@dataclass
 class _State:
     """dispatchState: what the stage being built has so far."""
 
-    image_id: Digest | None
-    run_config: dict[str, Any]
-    maintainer: str = ""
-    cmd_set: bool = False
-    doc: dict[str, Any] = field(default_factory=dict)
-    stage: _Stage | None = None
+    __slots__ = ("image_id", "run_config", "maintainer", "cmd_set", "doc", "stage")
+
+    def __init__(self, image_id: Digest | None, run_config: dict[str, Any], stage: _Stage | None = None) -> None:
+        self.image_id = image_id
+        self.run_config = run_config
+        self.maintainer = ""
+        self.cmd_set = False
+        self.doc: dict[str, Any] = {}
+        self.stage = stage
 
 
 def build(
@@ -185,7 +216,7 @@ class Builder:
             target.nodes.append(extra)
         needed = self._needed(stages, target)
         self.total = len(meta) + sum(1 + len(s.nodes) for s in stages if s.index in needed)
-        with self.images.changes():
+        with self.images.changes():  # the catalog is written again once, after the tags too
             for node in meta:
                 self._step_header(node)
                 self._meta_arg(node)
@@ -199,18 +230,18 @@ class Builder:
                         break
             finally:
                 self.sums.save()
-        assert state is not None
-        if state.image_id is None:
-            raise BuildError("No image was generated. Is your Dockerfile empty?")
-        image_id = state.image_id
-        if self.options.squash:
-            image_id = self._squash(target, image_id)
-        for name in self.args.unconsumed():
-            self.warnings.append(f"[Warning] One or more build-args [{name}] were not consumed")
-        tags = []
-        for tag in self.options.tags:
-            self.images.tag(str(image_id), tag)
-            tags.append(tag)
+            assert state is not None
+            if state.image_id is None:
+                raise BuildError("No image was generated. Is your Dockerfile empty?")
+            image_id = state.image_id
+            if self.options.squash:
+                image_id = self._squash(target, image_id)
+            for name in self.args.unconsumed():
+                self.warnings.append(f"[Warning] One or more build-args [{name}] were not consumed")
+            tags = []
+            for tag in self.options.tags:
+                self.images.tag(str(image_id), tag)
+                tags.append(tag)
         return BuildResult(image_id, tags, self.steps, self.warnings)
 
     def _split(self, dockerfile: Dockerfile) -> tuple[list[Node], list[_Stage]]:

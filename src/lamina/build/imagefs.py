@@ -12,20 +12,23 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 
 from ..errors import InvalidArgument
+from ..value import Value
 
 __all__ = ["ImageFS", "Entry"]
 
 _OPAQUE = "trusted.overlay.opaque"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Value):
+    __slots__ = ("path", "real", "st")
     path: str  # the resolved path inside the image, without a leading '/'
     real: str  # where it is on this host
     st: os.stat_result
+
+    def __init__(self, path: str, real: str, st: os.stat_result) -> None:
+        self._init(path=path, real=real, st=st)
 
 
 def _is_whiteout(st: os.stat_result) -> bool:

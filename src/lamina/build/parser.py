@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
+from ..value import Value
 
 __all__ = ["Heredoc", "Node", "Dockerfile", "DockerfileError", "parse"]
 
@@ -43,43 +43,74 @@ class DockerfileError(InvalidArgument):
     """A Dockerfile that does not parse; the message names the file and line."""
 
 
-@dataclass(frozen=True)
-class Heredoc:
+class Heredoc(Value):
+    __slots__ = ("name", "content", "expand")
     name: str
     content: str
     #: a quoted terminator (``<<"EOF"``) turns variable expansion off, as in the shell
-    expand: bool = True
+    expand: bool
+
+    def __init__(self, name: str, content: str, expand: bool = True) -> None:
+        self._init(name=name, content=content, expand=expand)
 
 
-@dataclass
 class Node:
-    """One instruction as written: the parse tree docker's builder dispatches from."""
+    """One instruction as written: the parse tree docker's builder dispatches from.
 
-    instruction: str  # lower case: "run", "copy", ...
-    #: the arguments as the instruction's line parser split them (before expansion)
-    args: list[str]
-    flags: list[str]
-    #: True when the arguments came from a JSON array (exec form)
-    json: bool
-    original: str  # the logical line as written, continuations joined
-    start_line: int
-    end_line: int
-    heredocs: list[Heredoc] = field(default_factory=list)
-    #: ONBUILD's trigger, parsed as an instruction of its own
-    next: Node | None = None
+    (Plain classes here, not dataclasses: ``build`` is on the lean command path, and
+    ``lamina.value`` says what ``import dataclasses`` costs each command.)"""
+
+    __slots__ = ("instruction", "args", "flags", "json", "original", "start_line", "end_line", "heredocs", "next")
+
+    def __init__(
+        self,
+        instruction: str,
+        args: list[str],
+        flags: list[str],
+        json: bool,
+        original: str,
+        start_line: int,
+        end_line: int,
+        heredocs: list[Heredoc] | None = None,
+        next: Node | None = None,
+    ) -> None:
+        self.instruction = instruction  # lower case: "run", "copy", ...
+        #: the arguments as the instruction's line parser split them (before expansion)
+        self.args = args
+        self.flags = flags
+        #: True when the arguments came from a JSON array (exec form)
+        self.json = json
+        self.original = original  # the logical line as written, continuations joined
+        self.start_line = start_line
+        self.end_line = end_line
+        self.heredocs = [] if heredocs is None else heredocs
+        #: ONBUILD's trigger, parsed as an instruction of its own
+        self.next = next
 
     @property
     def keyword(self) -> str:
         return self.instruction.upper()
 
+    def __repr__(self) -> str:
+        return f"Node({self.instruction!r}, {self.args!r}, line {self.start_line})"
 
-@dataclass
+
 class Dockerfile:
-    nodes: list[Node]
-    escape: str = "\\"
-    syntax: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    filename: str = "Dockerfile"
+    __slots__ = ("nodes", "escape", "syntax", "warnings", "filename")
+
+    def __init__(
+        self,
+        nodes: list[Node],
+        escape: str = "\\",
+        syntax: str | None = None,
+        warnings: list[str] | None = None,
+        filename: str = "Dockerfile",
+    ) -> None:
+        self.nodes = nodes
+        self.escape = escape
+        self.syntax = syntax
+        self.warnings = [] if warnings is None else warnings
+        self.filename = filename
 
 
 class _Directives:

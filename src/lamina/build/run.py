@@ -43,6 +43,40 @@ class RunResult:
             self.handle.remove(force=True)
 
 
+def _attached(handle, output: BinaryIO | None) -> int:
+    """Start the container with its stdout and stderr on a pipe of ours, copy what comes to
+    ``output`` as it comes, and return the exit code the monitor reports once the container is
+    gone and its root unmounted (as ``run`` in the foreground does: no polling of the state
+    or the log file)."""
+    from ..errors import RuntimeFailure
+    from ..runtime.lifecycle import Attach, start
+
+    read_end, write_end = os.pipe()
+    try:
+        channel = start(handle, Attach(stdout=write_end, stderr=write_end))
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)  # the monitor holds its own copies until the container exits
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            if output is not None:
+                output.write(chunk)
+                output.flush()
+    if channel is None:  # it was running already: cannot happen to a new step container
+        return int(handle.wait()["StatusCode"])
+    try:
+        kind, value, message = channel.next()
+        while kind == "started":
+            kind, value, message = channel.next()
+    finally:
+        channel.close()
+    if kind != "exit":
+        raise RuntimeFailure(message or f"the step's container did not report its exit ({kind})")
+    return value
+
+
 def _upper_dir(engine: Engine, container_id: str) -> str:
     """The container's read-write layer: docker's layerdb/mounts/<id>/mount-id names it."""
     mount_id_path = os.path.join(engine.store.paths.layerdb_mounts(), container_id, "mount-id")
@@ -98,12 +132,7 @@ def run_step(
         raise
     emit(f" ---> Running in {handle.short_id}")
     try:
-        handle.start()
-        for _stream, chunk in handle.logs(follow=True):
-            if output is not None:
-                output.write(chunk)
-                output.flush()
-        status = handle.wait()["StatusCode"]
+        status = _attached(handle, output)
         upper = _upper_dir(engine, handle.id)
     except BaseException:
         if script_file:

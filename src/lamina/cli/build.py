@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..errors import InvalidArgument
 from .context import engine
-
-
-def _pairs(values: tuple[str, ...], what: str, env_fallback: bool) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid {what}: {value!r}")
-        if sep:
-            out[key] = val
-        elif env_fallback:
-            out[key] = os.environ.get(key)  # docker's client: ``--build-arg k`` takes k from the env
-        else:
-            out[key] = ""
-    return out
-
-
-def _epoch(build_args: dict[str, str | None]) -> int | None:
-    text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {text!r} (seconds since 1970 expected)")
-    return int(text)
 
 
 @click.command("build")
@@ -46,7 +20,7 @@ def _epoch(build_args: dict[str, str | None]) -> int | None:
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image")
 @click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success")
-@click.option("--network", default="host", help="Networking mode for the RUN instructions (host|none)")
+@click.option("--network", default=None, help="Networking mode for the RUN instructions: host (the default) or none")
 @click.option("--iidfile", default=None, help="Write the image ID to the file")
 @click.option("--rm", "remove", is_flag=False, flag_value="true", default="true", metavar="[=false]", help="Remove intermediate containers after a successful build (default true)")
 @click.option("--force-rm", "force_remove", is_flag=True, help="Always remove intermediate containers")
@@ -55,64 +29,23 @@ def _epoch(build_args: dict[str, str | None]) -> int | None:
 @click.pass_context
 def build_cmd(ctx, path, dockerfile, tags, build_args, no_cache, pull, target, labels, squash, quiet, network, iidfile, remove, force_remove, explain_cache, platform) -> None:
     """Build an image from a Dockerfile."""
-    from ..build.context import open_context
-    from ..build.executor import BuildOptions, StepFailed
-    from ..format.humanize import human_size
+    from .build_run import build_options, run_build
 
-    if network not in ("host", "none", "default"):
-        raise InvalidArgument(f"network mode {network!r} is not supported for RUN (use host or none)")
-    if iidfile:
-        try:
-            os.unlink(iidfile)
-        except FileNotFoundError:
-            pass
-    args = _pairs(build_args, "build-arg", env_fallback=True)
-    options = BuildOptions(
-        tags=tuple(tags),
-        build_args=args,
-        no_cache=no_cache,
-        pull=pull,
-        target=target,
-        labels={k: v or "" for k, v in _pairs(labels, "label", env_fallback=False).items()},
-        squash=squash,
-        network="host" if network == "default" else network,
-        remove=click.BOOL.convert(remove, None, ctx),
-        force_remove=force_remove,
-        explain_cache=explain_cache,
-        platform=platform,
-        source_date_epoch=_epoch(args),
+    options = build_options(
+        tags, build_args, no_cache, pull, target, labels, squash, network or "host",
+        click.BOOL.convert(remove, None, ctx), force_remove, explain_cache, platform,
     )
-    for tag in tags:
-        from ..reference import parse
-
-        parse(tag)  # refuse a bad tag before building anything
     out = click.get_text_stream("stdout")
 
-    def emit(line: str) -> None:
-        if not quiet:
-            out.write(line + "\n")
-            out.flush()
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
 
-    raw_out = None if quiet else sys.stdout.buffer
-    eng = engine(ctx)
-    with open_context(path, dockerfile, stdin=sys.stdin.buffer) as context:
-        size = human_size(context.transfer_size()).replace(" ", "")
-        emit(f"Sending build context to lamina {size}")
-        try:
-            result = eng.build(context, options, emit=emit, output=raw_out)
-        except StepFailed as exc:
-            out.flush()
-            click.echo(str(exc), err=True)
-            ctx.exit(exc.code)
-    for warning in result.warnings:
-        emit(warning)
-    emit(f"Successfully built {result.image_id.hex[:12]}")
-    for tag in result.tags:
-        from ..reference import parse
+    def error(text: str) -> None:
+        out.flush()
+        click.echo(text, err=True, nl=False)
 
-        emit(f"Successfully tagged {parse(tag).with_default_tag().familiar()}")
-    if quiet:
-        click.echo(str(result.image_id))
-    if iidfile:
-        with open(iidfile, "w") as f:
-            f.write(str(result.image_id))
+    code = run_build(engine(ctx), path, dockerfile, options, quiet, iidfile, write, error,
+                     sys.stdin.buffer, None if quiet else sys.stdout.buffer)
+    if code:
+        ctx.exit(code)

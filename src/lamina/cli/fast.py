@@ -78,6 +78,8 @@ LEAN = {
     "container unpause": "unpause",
     "wait": "wait",
     "container wait": "wait",
+    "build": "build",
+    "image build": "build",
 }
 
 #: the command groups whose second word names the command
