@@ -703,11 +703,27 @@ class Builder:
     def _children_of(self, parent: Digest | None) -> list[Digest]:
         if self.children is None:
             index: dict[str, list[Digest]] = {}
-            for image_id in self.store.images.ids():
-                p = self.store.images.get_parent(image_id)
-                index.setdefault(str(p or ""), []).append(image_id)
+            for image_id, p in self._parents():
+                index.setdefault(p or "", []).append(image_id)
             self.children = index
         return list(self.children.get(str(parent or ""), []))
+
+    def _parents(self) -> list[tuple[Digest, str | None]]:
+        """Every image with its parent: from the image catalog when it is current (one read,
+        whatever the store holds), else from each image's ``parent`` file."""
+        from ..store import catalog as catalogs
+
+        try:
+            current = catalogs.read(self.store.root, self.store.paths.image_dir, lazy=True)
+            if current is not None:
+                return [(Digest.parse(r.id), r.parent or None) for r in current.images]
+        except Exception:  # noqa: BLE001 - a lazy catalog raises where it is damaged: read the store
+            pass
+        out = []
+        for image_id in self.store.images.ids():
+            p = self.store.images.get_parent(image_id)
+            out.append((image_id, str(p) if p else None))
+        return out
 
     def _built_here(self, image_id: Digest) -> dict[str, Any] | None:
         path = os.path.join(self.store.paths.imagedb_metadata(image_id), BUILD_META)
