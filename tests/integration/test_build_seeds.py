@@ -234,6 +234,63 @@ def test_hello_c_and_copy_cache(lamina, debian, tmp_path):
     assert lamina.run("run", "--rm", "ubuntu_c").out == "Hello, lamina!\n"
 
 
+# seed 002: the thrift dev image, its intermediates and its cached rebuild ------------------------
+
+
+THRIFT = f"""# Version: 1.0.0
+FROM {DEBIAN}
+LABEL Maintainer Bob Smith "bob@example.com"
+RUN apt-get update
+RUN apt-get install -y git
+RUN echo 'thrift dev image v1.0.0' > /README.md
+LABEL license "Apache 2.0"
+"""
+
+
+def test_thrift_dev_image_intermediates_and_cache(lamina, debian, tmp_path):
+    """The seed's file is ``dockerfile`` in lower case, found as docker finds it."""
+    (tmp_path / "dockerfile").write_text(THRIFT)
+    first = build(lamina, tmp_path, None, "-t", "my-thrift-image").out
+    assert "Step 1/6 : FROM debian:bookworm" in first and "Step 6/6 : LABEL license \"Apache 2.0\"" in first
+    step_ids = [line.split()[-1] for line in first.splitlines() if line.startswith(" ---> ") and "Running" not in line and "cache" not in line]
+    intermediates = step_ids[1:-1]  # after FROM's base, before the tagged image
+    listing = lamina.run("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").out
+    for short in intermediates:
+        assert any(line.startswith("<none>:<none> sha256:" + short) for line in listing.splitlines()), short
+    assert lamina.run("run", "--rm", "my-thrift-image", "cat", "/README.md").out == "thrift dev image v1.0.0\n"
+    assert lamina.run("run", "--rm", "my-thrift-image", "git", "--version").out.startswith("git version ")
+    labels = config(lamina, "my-thrift-image")["Labels"]
+    assert labels["license"] == "Apache 2.0" and labels["Maintainer"].startswith("Bob Smith")
+
+    again = build(lamina, tmp_path, None, "-t", "bobsmit/thriftdev:0.1.0").out  # the seed's second build
+    assert steps_cached(again) == [True] * 5 and built(again) == built(first)
+
+
+# seed 002: VOLUME ---------------------------------------------------------------------------------
+
+
+VOLUME_EXAMPLE = f"""FROM {DEBIAN}
+RUN mkdir /myvol
+RUN echo "hello world" > /myvol/greeting
+VOLUME /myvol
+"""
+
+
+def test_volume_initialised_from_the_image(lamina, debian, tmp_path):
+    """``run`` makes a new volume at /myvol and copies the greeting into it; what a build step
+    writes there after VOLUME is discarded (and the step's volume does not outlive it)."""
+    before = set(lamina.run("volume", "ls", "-q").out.split())
+    build(lamina, tmp_path, VOLUME_EXAMPLE + "RUN echo changed > /myvol/greeting\n", "-t", "myvol")
+    assert set(lamina.run("volume", "ls", "-q").out.split()) == before
+    cid = lamina.run("create", "--network", "none", "myvol", "cat", "/myvol/greeting").out.strip()
+    try:
+        assert lamina.run("start", "-a", cid).out == "hello world\n"
+        mounts = json.loads(lamina.run("container", "inspect", cid).out)[0]["Mounts"]
+        assert [(m["Type"], m["Destination"]) for m in mounts] == [("volume", "/myvol")]
+    finally:
+        lamina.run("rm", "-v", cid)
+
+
 # seed 002: compound Dockerfiles and multi-stage builds -----------------------------------------
 
 

@@ -4,7 +4,9 @@ As docker's classic builder: the container gets the image's config with the comm
 (no entrypoint), the build args in its environment, the build's network (host by default, so
 ``apt-get install`` reaches the mirror; ``--network none`` cuts it off). Its output goes to the
 build's output as it comes. After a successful step the container is removed (``--rm``, the
-default); after a failed one only with ``--force-rm``, so it can be inspected. A heredoc
+default) with the anonymous volumes an image's VOLUME gave it (docker's builder removes them
+too: what a step writes below a VOLUME is not kept); after a failed one only with
+``--force-rm``, so it can be inspected. A heredoc
 script that starts with ``#!`` is bound into the container at ``/dev/pipes/<name>`` and run as a
 file, by its own interpreter (BuildKit's rule); other heredocs run through the shell.
 """
@@ -40,7 +42,7 @@ class RunResult:
         failed = exc_type is not None or self.exit_code != 0
         if self.force_remove or (self.remove and not failed):
             self.emit(f"Removing intermediate container {self.handle.short_id}")
-            self.handle.remove(force=True)
+            self.handle.remove(force=True, v=True)  # its anonymous volumes too, as docker's builder
 
 
 def _attached(handle, output: BinaryIO | None) -> int:
@@ -139,7 +141,7 @@ def run_step(
             os.unlink(script_file)
         if force_remove or remove:
             try:
-                handle.remove(force=True)
+                handle.remove(force=True, v=True)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
         raise
