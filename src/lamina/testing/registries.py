@@ -53,6 +53,11 @@ class RegistryProcess:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}"
 
+    @property
+    def config_path(self) -> str:
+        """The YAML the server runs with (written by ``start``): ``registry gc`` takes it too."""
+        return os.path.join(self.root, f"{self.kind}-config.yml")
+
     def _config_file(self) -> str:
         doc = {
             "version": 0.1,
@@ -67,10 +72,9 @@ class RegistryProcess:
                 doc[key] = value
         if "s3" in doc["storage"]:
             doc["storage"].pop("filesystem", None)  # one driver: the test asked for S3
-        path = os.path.join(self.root, f"{self.kind}-config.yml")
-        with open(path, "w") as f:
+        with open(self.config_path, "w") as f:
             yaml.safe_dump(doc, f)
-        return path
+        return self.config_path
 
     def start(self, timeout: float = 30.0) -> RegistryProcess:
         os.makedirs(self.root, exist_ok=True)

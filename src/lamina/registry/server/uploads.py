@@ -21,6 +21,8 @@ from .registry import Registry
 from .storage import PathNotFound
 
 _CHUNK = 1 << 20
+#: how often a request body still arriving marks its upload as active (see ``append``)
+HEARTBEAT = 1.0
 
 
 @dataclass
@@ -88,12 +90,16 @@ class UploadStore:
         call = self.registry.call
         written = 0
         out = await call(self.driver.writer, paths.upload_data(session.name, session.uuid), True)
+        beat = time.monotonic()
         try:
             async for chunk in stream.iter_chunked(_CHUNK):
                 await call(out.write, chunk)
                 if session.hasher is not None:
                     session.hasher.update(chunk)
                 written += len(chunk)
+                if time.monotonic() - beat >= HEARTBEAT:
+                    beat = time.monotonic()
+                    await call(self._heartbeat, session)
         finally:
             # a broken connection too: keep what arrived whole; the client resumes from Range
             await call(out.close)
@@ -101,6 +107,17 @@ class UploadStore:
         if length is not None and written != length:
             raise RegistryError("SIZE_INVALID", f"chunk length {written} does not match Content-Range length {length}", status=416, headers=self.range_headers(session))
         return written
+
+    def _heartbeat(self, session: _Session) -> None:
+        """Renew the upload's ``startedat`` (its content, the start date, stays): garbage
+        collection counts a repository with fresh upload files as a push in progress. A local
+        file's mtime moves with every write, but an S3 upload writes nothing to the bucket
+        until a part fills (5 MiB and more), so one slow PATCH streaming a layer would
+        otherwise leave the push's finished layers unprotected for its whole length."""
+        try:
+            self.driver.touch(paths.upload_started(session.name, session.uuid))
+        except PathNotFound:
+            pass  # cancelled under us: the PUT or the next PATCH says so
 
     def finish(self, session: _Session, expected: Digest) -> int:
         """Verify and move the data into the blob store; the session ends either way."""
