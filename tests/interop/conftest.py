@@ -7,6 +7,7 @@ import pytest
 
 from lamina.testing.dockerd import Dockerd, docker_cli, dockerd_binary
 from lamina.testing.registries import RegistryProcess, cncf_binary
+from lamina.testing.s3 import MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,11 @@ def cncf(tmp_path):
 def other(lamina, tmp_path):
     """A second, empty data root: where images are pulled to."""
     return type(lamina)(str(tmp_path / "other-root"))
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    """moto's S3 server, one per test module (each test takes a bucket of its own)."""
+    pytest.importorskip("moto.server")
+    with MotoServer(str(tmp_path_factory.mktemp("moto"))) as server:
+        yield server

@@ -27,13 +27,6 @@ _count = iter(range(10_000))
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    pytest.importorskip("moto.server")
-    with MotoServer(str(tmp_path_factory.mktemp("moto"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
     if redis_binary() is None:
         pytest.skip("redis-server is not installed (install.sh installs it)")

@@ -16,7 +16,6 @@ import pytest
 
 from lamina.testing.distclient import OCI_MANIFEST, Client, sha
 from lamina.testing.registries import RegistryProcess, cncf_binary
-from lamina.testing.s3 import MotoServer
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -37,13 +36,6 @@ def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def skopeo(*args: str) -> subprocess.CompletedProcess:
     return run("skopeo", *args)
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    pytest.importorskip("moto.server")
-    with MotoServer(str(tmp_path_factory.mktemp("moto"))) as server:
-        yield server
 
 
 @pytest.fixture

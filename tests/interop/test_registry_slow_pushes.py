@@ -26,7 +26,6 @@ from lamina.testing.distclient import Client
 from lamina.testing.images import StepSpec, docker_archive
 from lamina.testing.registries import RegistryProcess
 from lamina.testing.relay import ThrottlingRelay
-from lamina.testing.s3 import MotoServer
 from lamina.testing.tars import make_tar
 
 pytestmark = pytest.mark.timeout(300)
@@ -150,13 +149,6 @@ def _docker_push(dockerd):
             dockerd.docker("rmi", ref, f"{image.name}:v1", check=False)
 
     return push
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    pytest.importorskip("moto.server")
-    with MotoServer(str(tmp_path_factory.mktemp("moto"))) as server:
-        yield server
 
 
 _buckets = iter(range(1000))

@@ -14,15 +14,6 @@ import urllib.request
 import pytest
 
 from lamina.registry.server.storage import FilesystemDriver, PathNotFound
-from lamina.testing.s3 import MotoServer
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    pytest.importorskip("moto.server")
-    with MotoServer(str(tmp_path_factory.mktemp("moto"))) as server:
-        yield server
-
 
 _buckets = iter(range(10_000))
 
