@@ -4,18 +4,24 @@ of one instance in the middle of a push."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
+import threading
+import time
 import urllib.request
 
 import pytest
 
 from lamina.testing.distclient import OCI_MANIFEST, Client, sha
 from lamina.testing.registries import RegistryProcess, cncf_binary
+from lamina.testing.relay import ThrottlingRelay
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -87,6 +93,12 @@ def test_chunked_push_spread_over_two_instances(pair):
         assert json.loads(body)["tags"] == ["v1"]
 
 
+def _kill_9(reg: RegistryProcess) -> None:
+    os.killpg(reg.proc.pid, signal.SIGKILL)
+    reg.proc.wait()
+    reg.proc = None
+
+
 def test_kill_9_of_one_instance_mid_push_resumes_on_the_other(pair):
     a, b = pair
     client = Client(a.host)
@@ -95,9 +107,7 @@ def test_kill_9_of_one_instance_mid_push_resumes_on_the_other(pair):
     piece = 4 << 20
     location = client.patch(location, 0, data[:piece])
     location = client.patch(location, piece, data[piece : 2 * piece])  # acknowledged: 8 MiB
-    os.killpg(a.proc.pid, signal.SIGKILL)
-    a.proc.wait()
-    a.proc = None
+    _kill_9(a)
     # the client's load balancer sends it to the survivor, which knows the upload from the bucket
     status, headers, _ = client.request("GET", location, host=b.host)
     assert status == 204 and headers["Range"] == f"0-{2 * piece - 1}"
@@ -109,6 +119,89 @@ def test_kill_9_of_one_instance_mid_push_resumes_on_the_other(pair):
     assert status == 201, body
     status, headers, _ = client.request("HEAD", f"/v2/resume/img/blobs/{sha(data)}", host=b.host)
     assert status == 200 and headers["Content-Length"] == str(len(data))
+
+
+def test_kill_9_of_one_instance_during_a_patch_resumes_on_the_other(pair):
+    """The kill lands while a PATCH is still streaming (a throttled relay keeps it in flight),
+    after a 5 MiB part of it reached the bucket: what was acknowledged survives, the survivor
+    reports a consistent prefix, the client resumes from it, and the blob is whole."""
+    a, b = pair
+    client = Client(a.host)
+    data = os.urandom(12 << 20)
+    acknowledged = 3 << 20
+    location = client.patch(client.start_upload("midpatch/img"), 0, data[:acknowledged])
+    outcome: list[object] = []
+    with ThrottlingRelay([a.host], rate=2 << 20) as relay:
+
+        def in_flight() -> None:
+            headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{acknowledged}-{len(data) - 1}"}
+            try:
+                outcome.append(client.request("PATCH", location, data[acknowledged:], headers, host=relay.host)[0])
+            except (OSError, http.client.HTTPException) as exc:
+                outcome.append(exc)
+
+        patch = threading.Thread(target=in_flight)
+        patch.start()
+        deadline = time.monotonic() + 60
+        while relay.stats.bytes_up < acknowledged + (3 << 20) and time.monotonic() < deadline:
+            time.sleep(0.05)  # 6 MiB in the upload: one 5 MiB part written, the rest in memory
+        _kill_9(a)
+        patch.join(30)
+    assert len(outcome) == 1 and not isinstance(outcome[0], int), outcome  # never acknowledged
+    status, headers, _ = client.request("GET", location, host=b.host)
+    assert status == 204
+    kept = int(headers["Range"].split("-")[1]) + 1
+    assert acknowledged <= kept < len(data), kept
+    status, _, body = client.request("PATCH", location, data[kept:], {"Content-Range": f"{kept}-{len(data) - 1}"}, host=b.host)
+    assert status == 202, body
+    status, _, body = client.request("PUT", f"{location}?digest={sha(data)}", b"", host=b.host)
+    assert status == 201, body
+    status, headers, _ = client.request("GET", f"/v2/midpatch/img/blobs/{sha(data)}", host=b.host)
+    assert status == 307
+    with urllib.request.urlopen(headers["Location"], timeout=30) as resp:
+        assert sha(resp.read()) == sha(data)
+
+
+def _drop(port: int, request: bytes, read_first: bool, reset: bool) -> None:
+    """Send ``request``, maybe read a little of the answer, and go away mid-transfer: a reset
+    (SO_LINGER 0) or a plain close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        if read_first:
+            conn.recv(65536)
+        time.sleep(0.3)
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+
+
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
+def test_a_client_dropping_mid_transfer_logs_one_line(tmp_path, moto, storage):
+    """Cut uploads and cut (proxied) blob downloads: one log line each, never a traceback, and
+    the upload keeps what arrived."""
+    config = {"log": {"level": "info", "accesslog": {"disabled": True}}}
+    if storage == "s3":
+        config.update(_s3(moto, moto.create_bucket(f"drop-{next(_count)}"), redirect={"disable": True}))
+    with RegistryProcess(str(tmp_path / "reg"), config=config) as reg:
+        client = Client(reg.host)
+        blob = client.push_blob("drop/x", os.urandom(8 << 20))
+        locations = []
+        for reset in (True, False):
+            locations.append(client.start_upload("drop/x"))
+            head = f"PATCH {locations[-1]} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n".encode()
+            _drop(reg.port, head + b"x" * 200_000, read_first=False, reset=reset)
+            _drop(reg.port, f"GET /v2/drop/x/blobs/{blob} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), read_first=True, reset=reset)
+        for location in locations:
+            status, headers, _ = client.request("GET", location)
+            assert status == 204 and headers["Range"] == "0-199999"
+        log = reg.log_tail(100_000)
+    assert "Traceback" not in log, log
+    lines = [line for line in log.splitlines() if line and not line.startswith("lamina registry listening")]
+    assert all(line.startswith("client closed the connection during ") for line in lines), lines
+    assert sum(" PATCH /v2/drop/x/blobs/uploads/" in line for line in lines) == 2
+    # a file the kernel sends (filesystem) may go quietly; a proxied S3 stream says so once
+    gets = sum(f" GET /v2/drop/x/blobs/{blob}" in line for line in lines)
+    assert gets == 2 if storage == "s3" else gets <= 2, lines
 
 
 def test_blob_ranges_with_and_without_redirect(tmp_path, moto, bucket):

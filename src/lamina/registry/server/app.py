@@ -114,9 +114,11 @@ def _policy_middleware(ctx: Context, access) -> Callable:
             if exc.status == 405 and is_api:
                 return _error_response(RegistryError("UNSUPPORTED", f"{request.method} is not supported here", status=405))
             raise
-        except ConnectionResetError:
+        except ConnectionError:
             # the client went away (a cut upload, a cancelled pull): routine on a registry, so
-            # one line, not a traceback; an upload keeps what arrived and can be resumed
+            # one line, not a traceback; an upload keeps what arrived and can be resumed. Reset
+            # while reading a body, or aiohttp's "Connection lost" while streaming a proxied
+            # blob: both are ConnectionError, which storage errors (boto's, redis's) are not
             log.warning("client closed the connection during %s %s", request.method, request.path)
             return _error_response(RegistryError("BLOB_UPLOAD_INVALID", "connection closed by the client"))
         except OSError as exc:
