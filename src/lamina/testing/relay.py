@@ -118,12 +118,20 @@ class ThrottlingRelay:
 
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         upstream_w = None
+        pumps: list[asyncio.Task] = []
         try:
             upstream_r, upstream_w = await asyncio.open_connection(*self._next_upstream())
-            await asyncio.gather(self._pump(client_r, upstream_w, "bytes_up"), self._pump(upstream_r, client_w, "bytes_down"))
+            pumps = [
+                asyncio.ensure_future(self._pump(client_r, upstream_w, "bytes_up")),
+                asyncio.ensure_future(self._pump(upstream_r, client_w, "bytes_down")),
+            ]
+            await asyncio.gather(*pumps)
         except OSError:
             pass  # either side went away: close both, as a network would
         finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
             for w in (client_w, upstream_w):
                 if w is not None:
                     w.close()
