@@ -11,6 +11,14 @@ server, a bucket each — in one run, ratios printed.
    bench/out/registry_scale_rss.csv).
 
     python3 bench/registry_scale.py [--image-mb 170] [--runs 3] [--seconds 8] [--mixed-seconds 600]
+
+``--soak MINUTES`` runs only the mixed load, on lamina alone (two instances over one moto
+bucket, 16 clients) for that long: it prints the errors (zero required: exit status 1
+otherwise), the requests each instance answered (its own Prometheus counters, by status
+class), and each instance's RSS as a series (one sample every 30 s) with its slope after the
+first minute's warm-up, in MB per minute.
+
+    python3 bench/registry_scale.py --soak 10
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -40,7 +49,7 @@ from _common import OUT, compare  # noqa: E402
 from registry_throughput import wrk  # noqa: E402
 
 from lamina.testing.distclient import OCI_MANIFEST, Client, sha  # noqa: E402
-from lamina.testing.registries import RegistryProcess, cncf_binary  # noqa: E402
+from lamina.testing.registries import RegistryProcess, cncf_binary, free_port  # noqa: E402
 from lamina.testing.s3 import MotoServer  # noqa: E402
 
 
@@ -213,13 +222,92 @@ def mixed_load(hosts: list[str], pids: list[int], seconds: float, label: str, rs
     return {**counts, "ops_per_s": counts["ops"] / elapsed, "errors_seen": errors, "rss_first": series[0][2:], "rss_last": series[-1][2:], "rss_max": [max(r[2 + k] for r in series) for k in range(len(pids))], "rss_after_warmup": series[min(6, len(series) - 1)][2:]}
 
 
+def served_requests(debug_addr: str) -> dict[str, int]:
+    """Requests an instance answered, by status class ("2xx", "4xx", ...), from its /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, _, body = fetch(f"http://{debug_addr}", "/metrics")
+    if status != 200:
+        raise RuntimeError(f"GET /metrics on {debug_addr}: {status}")
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        if family.name != "lamina_registry_http_requests":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                cls = sample.labels["status"][0] + "xx"
+                counts[cls] = counts.get(cls, 0) + int(sample.value)
+    return counts
+
+
+def rss_slope(series: list[tuple[float, float]], warmup: float = 60.0) -> tuple[float, str]:
+    """(MB per minute, over what): least squares over the samples after ``warmup`` seconds,
+    or over the whole run when it is too short to have two of them."""
+    points, span = [(t, mb) for t, mb in series if t >= warmup], "after 1 min"
+    if len(points) < 2:
+        points, span = series, "over the whole (short) run"
+    if len(points) < 2:
+        return 0.0, span
+    slope, _ = statistics.linear_regression([t for t, _ in points], [mb for _, mb in points])
+    return slope * 60, span
+
+
+def soak(minutes: float, base: str) -> int:
+    """The mixed load on two lamina instances over one moto bucket; 1 if any request failed."""
+    with MotoServer(os.path.join(base, "moto")) as moto:
+        moto.create_bucket("soak")
+        instances, debug_addrs = [], []
+        try:
+            for name in ("a", "b"):
+                debug_addrs.append(f"127.0.0.1:{free_port()}")
+                config = {"storage": {"s3": moto.storage_section("soak", rootdirectory="/registry")}, "http": {"debug": {"addr": debug_addrs[-1]}}}
+                instances.append(RegistryProcess(os.path.join(base, name), config=config).start())
+            print(f"soak: {minutes:g} min, 16 clients over 2 lamina instances on one moto S3 bucket (push 20%, pull 60%, tag list 10%, HEAD 10%)", flush=True)
+            rss_rows: list = []
+            result = mixed_load([r.host for r in instances], [r.proc.pid for r in instances], minutes * 60, "lamina", rss_rows)
+            served = [served_requests(addr) for addr in debug_addrs]
+            moto_rss = rss_mb(moto.proc.pid)
+        finally:
+            for reg in instances:
+                reg.stop()
+    print(f"client operations {result['ops']} ({result['ops_per_s']:.1f}/s): push {result['push']}, pull {result['pull']}, tag list {result.get('tags', 0)}, HEAD {result.get('head', 0)}; errors {result['errors']}")
+    for why in result["errors_seen"]:
+        print(f"  error: {why}")
+    for k, counts in enumerate(served):
+        print(f"instance {k + 1}: requests answered {sum(counts.values())} {dict(sorted(counts.items()))}")
+    for k in range(len(instances)):
+        series = [(row[1], row[2 + k]) for row in rss_rows]
+        every_30s = [f"{mb:.0f}" for t, mb in series[::6]] + [f"{series[-1][1]:.0f}"]
+        slope, span = rss_slope(series)
+        after = next((f" after 1 min {mb:.1f}," for t, mb in series if t >= 60), "")
+        print(f"instance {k + 1} RSS MB every 30 s: {' '.join(every_30s)}")
+        print(f"instance {k + 1} RSS start {series[0][1]:.1f} MB,{after} end {series[-1][1]:.1f}, max {max(mb for _, mb in series):.1f}; slope {slope:+.2f} MB/min {span}")
+    print(f"(moto's own RSS at the end, the bucket in its memory: {moto_rss:.0f} MB)")
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "registry_soak_rss.csv")
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["server", "seconds", "instance1_rss_mb", "instance2_rss_mb"])
+        writer.writerows(rss_rows)
+    print(f"RSS over time: {path}")
+    server_errors = sum(c.get("5xx", 0) for c in served)
+    return 1 if result["errors"] or server_errors else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image-mb", type=int, default=170)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8, help="each wrk / redirected-throughput run")
     parser.add_argument("--mixed-seconds", type=int, default=600)
+    parser.add_argument("--soak", type=float, metavar="MINUTES", help="only the mixed load on lamina, this long")
     args = parser.parse_args()
+    if args.soak:
+        base = tempfile.mkdtemp(prefix="lamina-bench-soak-", dir="/var/tmp")
+        try:
+            sys.exit(soak(args.soak, base))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     for tool in ("wrk", "skopeo"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (./install.sh)")
