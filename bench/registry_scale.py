@@ -222,6 +222,16 @@ def mixed_load(hosts: list[str], pids: list[int], seconds: float, label: str, rs
     return {**counts, "ops_per_s": counts["ops"] / elapsed, "errors_seen": errors, "rss_first": series[0][2:], "rss_last": series[-1][2:], "rss_max": [max(r[2 + k] for r in series) for k in range(len(pids))], "rss_after_warmup": series[min(6, len(series) - 1)][2:]}
 
 
+def write_rss_csv(name: str, rows: list) -> str:
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, name)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["server", "seconds", "instance1_rss_mb", "instance2_rss_mb"])
+        writer.writerows(rows)
+    return path
+
+
 def served_requests(debug_addr: str) -> dict[str, int]:
     """Requests an instance answered, by status class ("2xx", "4xx", ...), from its /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -283,13 +293,7 @@ def soak(minutes: float, base: str) -> int:
         print(f"instance {k + 1} RSS MB every 30 s: {' '.join(every_30s)}")
         print(f"instance {k + 1} RSS start {series[0][1]:.1f} MB,{after} end {series[-1][1]:.1f}, max {max(mb for _, mb in series):.1f}; slope {slope:+.2f} MB/min {span}")
     print(f"(moto's own RSS at the end, the bucket in its memory: {moto_rss:.0f} MB)")
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "registry_soak_rss.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["server", "seconds", "instance1_rss_mb", "instance2_rss_mb"])
-        writer.writerows(rss_rows)
-    print(f"RSS over time: {path}")
+    print(f"RSS over time: {write_rss_csv('registry_soak_rss.csv', rss_rows)}")
     server_errors = sum(c.get("5xx", 0) for c in served)
     return 1 if result["errors"] or server_errors else 0
 
@@ -386,13 +390,7 @@ def main() -> None:
                 print(f"  {label:<13} ops {r['ops']} (push {r['push']}, pull {r['pull']}), errors {r['errors']}; RSS MB per instance: start {r['rss_first']}, after 30 s {r['rss_after_warmup']}, end {r['rss_last']}, max {r['rss_max']}")
                 for why in r["errors_seen"]:
                     print(f"    error: {why}")
-            os.makedirs(OUT, exist_ok=True)
-            path = os.path.join(OUT, "registry_scale_rss.csv")
-            with open(path, "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["server", "seconds", "instance1_rss_mb", "instance2_rss_mb"])
-                writer.writerows(rss_rows)
-            print(f"RSS over time: {path}")
+            print(f"RSS over time: {write_rss_csv('registry_scale_rss.csv', rss_rows)}")
     finally:
         for reg in procs:
             reg.stop()
