@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 import click
 
-from ..errors import InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unauthorized
+from ..errors import InvalidArgument, NotFound, RegistryUnavailable, Unauthorized
 from ..format import table as tables
 from .container_output import parse_filters as _filters
 from .context import engine
@@ -24,125 +23,16 @@ def container_group() -> None:
 
 # create / run ------------------------------------------------------------------------------
 def _run_options(fn):
-    options = [
-        click.option("--name", default=None, help="Assign a name to the container"),
-        click.option("-e", "--env", "env", multiple=True, help="Set environment variables"),
-        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
-        click.option("-w", "--workdir", default="", help="Working directory inside the container"),
-        click.option("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])"),
-        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image"),
-        click.option("-h", "--hostname", default="", help="Container host name"),
-        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
-        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume"),
-        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container"),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
-        click.option("-m", "--memory", default=None, help="Memory limit"),
-        click.option("--memory-reservation", default=None, help="Memory soft limit"),
-        click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap: -1 for unlimited"),
-        click.option("--cpus", default=None, help="Number of CPUs"),
-        click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"),
-        click.option("--pids-limit", type=int, default=None, help="Tune container pids limit (-1 for unlimited)"),
-        click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
-        click.option("--network", "--net", "network", default="bridge", help="Connect a container to a network"),
-        click.option("--network-alias", "network_aliases", multiple=True, help="Add network-scoped alias for the container"),
-        click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
-        click.option("--mac-address", default="", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
-        click.option("--dns", multiple=True, help="Set custom DNS servers"),
-        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
-        click.option("--dns-option", "--dns-opt", "dns_option", multiple=True, help="Set DNS options"),
-        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
-        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
-        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
-        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
-        click.option("--stop-signal", default="", help="Signal to stop the container"),
-        click.option("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container"),
-        click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container"),
-        click.option("--init", "use_init", is_flag=True, default=None, help="Run an init inside the container that forwards signals and reaps processes"),
-        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
-        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
-        click.option("--privileged", is_flag=True, help="Give extended privileges to this container"),
-        click.option("--security-opt", multiple=True, help="Security Options"),
-        click.option("--ulimit", multiple=True, help="Ulimit options"),
-        click.option("--cidfile", default="", help="Write the container ID to the file"),
-        click.option("--runtime", default="", help="Runtime to use for this container"),
-        click.option("--shm-size", default=None, help="Size of /dev/shm"),
-        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
-        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"),
-        click.option("--pull", default="missing", help='Pull image before running ("always", "missing", "never")'),
-        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
+    """The options of ``run`` and ``create``, from the table both command lines read."""
+    from .run_options import OPTIONS
+
+    for option in reversed(OPTIONS):
+        kind = {"flag": {"is_flag": True}, "multiple": {"multiple": True}}.get(option.kind, {})
+        if option.type is not None:
+            kind["type"] = option.type
+        fn = click.option(*option.names, option.dest, default=option.default if option.kind != "multiple" else None,
+                          help=option.help, **kind)(fn)
     return fn
-
-
-def _spec(image: str, command: tuple[str, ...], kw: dict, detach: bool):
-    from ..container import options as o
-    from ..format.units import parse_size
-
-    env: list[str] = []
-    for path in kw["env_file"]:
-        env += o.read_env_file(path)
-    env += o.parse_env(list(kw["env"]))
-    entrypoint = None
-    if kw["entrypoint"] is not None:
-        entrypoint = [kw["entrypoint"]] if kw["entrypoint"] else []
-    tmpfs = dict(o.parse_tmpfs(t) for t in kw["tmpfs"])
-    mem = parse_size(kw["memory"]) if kw["memory"] else 0
-    swap = 0
-    if kw["memory_swap"]:
-        swap = -1 if kw["memory_swap"] == "-1" else parse_size(kw["memory_swap"])
-    for v in kw["volumes"]:
-        o.parse_volume(v)
-    return o.ContainerSpec(
-        image=image,
-        command=list(command) or None,
-        name=kw["name"],
-        entrypoint=entrypoint,
-        environment=env,
-        working_dir=kw["workdir"],
-        user=kw["user"],
-        hostname=kw["hostname"],
-        labels=o.parse_labels(list(kw["labels"])),
-        tty=kw["tty"],
-        stdin_open=kw["interactive"],
-        detach=detach,
-        auto_remove=kw["auto_remove"],
-        read_only=kw["read_only"],
-        network_mode=kw["network"],
-        volumes=list(kw["volumes"]),
-        mounts=[o.parse_mount(m) for m in kw["mounts"]],
-        tmpfs=tmpfs,
-        mem_limit=mem,
-        mem_reservation=parse_size(kw["memory_reservation"]) if kw["memory_reservation"] else 0,
-        memory_swap=swap,
-        nano_cpus=o.parse_cpus(kw["cpus"]) if kw["cpus"] else 0,
-        cpu_shares=kw["cpu_shares"],
-        pids_limit=kw["pids_limit"],
-        restart_policy=o.parse_restart_policy(kw["restart"]),
-        stop_signal=kw["stop_signal"],
-        stop_timeout=kw["stop_timeout"],
-        init=kw["use_init"],
-        cap_add=list(kw["cap_add"]),
-        cap_drop=list(kw["cap_drop"]),
-        privileged=kw["privileged"],
-        security_opt=list(kw["security_opt"]),
-        ulimits=[o.parse_ulimit(u) for u in kw["ulimit"]],
-        runtime=kw["runtime"],
-        cidfile=kw["cidfile"],
-        publish=list(kw["publish"]),
-        publish_all_ports=kw["publish_all"],
-        expose=list(kw["expose"]),
-        network_aliases=list(kw["network_aliases"]),
-        ip=kw["ip"],
-        mac_address=kw["mac_address"],
-        dns=list(kw["dns"]),
-        dns_search=list(kw["dns_search"]),
-        dns_opt=list(kw["dns_option"]),
-        extra_hosts=list(kw["add_host"]),
-        shm_size=parse_size(kw["shm_size"]) if kw["shm_size"] else 0,
-    )
 
 
 def _create(ctx, image: str, command, kw, detach: bool):
@@ -151,7 +41,9 @@ def _create(ctx, image: str, command, kw, detach: bool):
     from .progress import ProgressDisplay
 
     eng = engine(ctx)
-    spec = _spec(image, command, kw, detach)
+    from .run_options import spec_from_options
+
+    spec = spec_from_options(image, command, kw, detach)
     quiet = kw["quiet"]
 
     def unable(name: str) -> None:
@@ -194,66 +86,10 @@ def run_cmd(ctx, image, command, detach, sig_proxy, **kw):
         handle.start()
         click.echo(handle.id)
         return
-    code = _run_attached(handle, kw["interactive"], kw["tty"], sig_proxy)
+    from .attach import run_attached
+
+    code = run_attached(handle, kw["interactive"], kw["tty"], sig_proxy)
     ctx.exit(code)
-
-
-def _run_attached(handle, interactive: bool, tty: bool, sig_proxy: bool) -> int:
-    """Start with this terminal attached; forward signals; return the container's exit code."""
-    import signal
-
-    from ..runtime.lifecycle import Attach, start
-
-    sys.stdout.flush()
-    attach = Attach(stdin=0 if interactive else -1, stdout=1, stderr=2)
-    restore = None
-    winch_w = -1
-    if tty and interactive and os.isatty(0):
-        import termios
-        import tty as ttys
-
-        saved = termios.tcgetattr(0)
-        ttys.setraw(0)
-        restore = lambda: termios.tcsetattr(0, termios.TCSADRAIN, saved)  # noqa: E731
-    if tty:
-        winch_r, winch_w = os.pipe()
-        attach.winch = winch_r
-    try:
-        channel = start(handle, attach)
-    except BaseException:
-        if restore:
-            restore()
-        raise
-    if attach.winch >= 0:
-        os.close(attach.winch)
-    if tty and winch_w >= 0:
-        signal.signal(signal.SIGWINCH, lambda *_: _poke(winch_w))
-    if sig_proxy and not tty:
-        def forward(signum, _frame):
-            try:
-                handle.kill(signum)
-            except LaminaError:
-                pass
-
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-            signal.signal(signum, forward)
-    try:
-        kind, value, message = channel.next()
-        while kind == "started":
-            kind, value, message = channel.next()
-    finally:
-        if restore:
-            restore()
-    if kind == "error":
-        click.echo(f"Error: {message}", err=True)
-    return value
-
-
-def _poke(fd: int) -> None:
-    try:
-        os.write(fd, b"w")
-    except OSError:
-        pass
 
 
 # start / stop / kill / … -------------------------------------------------------------------
@@ -282,7 +118,9 @@ def start_cmd(ctx, attach, interactive, containers):
         if len(containers) > 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         handle = engine(ctx).containers.get(containers[0])
-        ctx.exit(_run_attached(handle, interactive, bool(handle.record.config.get("Tty")), True))
+        from .attach import run_attached
+
+        ctx.exit(run_attached(handle, interactive, bool(handle.record.config.get("Tty")), True))
     _each(ctx, containers, lambda h: h.start())
 
 

@@ -80,6 +80,10 @@ LEAN = {
     "container wait": "wait",
     "build": "build",
     "image build": "build",
+    "run": "run",
+    "container run": "run",
+    "create": "create",
+    "container create": "create",
 }
 
 #: the command groups whose second word names the command

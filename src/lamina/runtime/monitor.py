@@ -117,6 +117,7 @@ class Monitor:
         self.sink_err = opts.get("stderr", -1)
         self.winch_fd = opts.get("winch_fd", -1)
         self.merged = ""
+        self.removed = False
 
     # the client's pipes --------------------------------------------------------------------
     def report(self, line: str) -> None:
@@ -171,10 +172,15 @@ class Monitor:
             code, oom = self.pump(pid)
             ran_for = time.monotonic() - started
             self.finish(code, oom)
+            restart = self.should_restart(code)
+            if not restart:
+                # ``run --rm`` returns once the container is gone, as docker's CLI waits for
+                # the removal: a script may reuse the name at once
+                self.maybe_remove()
             self.report(f"exit {code}")
             self._detach_client()
             first = False
-            if not self.should_restart(code):
+            if not restart:
                 break
             delay = 0.1 if ran_for > 10 else backoff
             backoff = min(delay * 2, 60.0)
@@ -228,7 +234,8 @@ class Monitor:
             os.unlink(runc_log)
         except FileNotFoundError:
             pass
-        self.runtime.delete(self.id)  # a previous run's state, if a monitor died with it
+        if self.runtime.has_state(self.id):
+            self.runtime.delete(self.id)  # a previous run's state, if a monitor died with it
         pid_file = os.path.join(self.bundle, "pid")
         args = ["create", "--bundle", self.bundle, "--pid-file", pid_file]
         self.master = -1
@@ -576,6 +583,9 @@ class Monitor:
         return True
 
     def maybe_remove(self) -> None:
+        if self.removed:
+            return
+        self.removed = True
         try:
             c = self.records.load(self.id)
         except Exception:
@@ -657,7 +667,12 @@ def _set_subreaper() -> None:
 def main(argv: list[str] | None = None) -> None:
     """``python3 -S -m lamina.runtime.monitor '<json options>'``: detach and run."""
     args = sys.argv[1:] if argv is None else argv
-    opts = json.loads(args[0])
+    detach_and_run(json.loads(args[0]))
+
+
+def detach_and_run(opts: dict) -> None:
+    """Fork once more (the spawner reaps the first child at once, so the monitor is nobody's
+    zombie), leave the client's session, and run the monitor; never returns."""
     if os.fork() > 0:
         os._exit(0)  # the spawner reaps us at once; the monitor lives on, reparented
     os.setsid()
