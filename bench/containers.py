@@ -45,6 +45,18 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def pids_named(comm: str) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/comm") as f:
+                if name.isdigit() and f.read().strip() == comm:
+                    out.append(int(name))
+        except OSError:
+            continue
+    return out
+
+
 def pids_matching(text: str) -> list[int]:
     out = []
     for name in os.listdir("/proc"):
@@ -160,7 +172,7 @@ def main() -> None:
             start_times.append(timed(lambda i=i: run(*lamina, "run", "-d", "--name", f"idle{i}", "busybox", "sleep", "3600")))
             run("docker", "run", "-d", "--network", "none", "--name", f"idle{i}", "busybox", "sleep", "3600", env=env)
         time.sleep(1)
-        monitors = pids_matching("lamina.runtime.monitor")
+        monitors = pids_named("lamina-monitor")  # forked from the CLI or started as python3 -S
         shims = pids_matching("containerd-shim-runc-v2")
         ours_kb = statistics.median([rss_kb(p) for p in monitors]) if monitors else 0
         shim_kb = statistics.median([rss_kb(p) for p in shims]) if shims else 0

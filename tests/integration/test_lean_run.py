@@ -76,9 +76,7 @@ def full(root: str, *args: str, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture
 def roots(lamina, busybox_tar, tmp_path):
     """Two data roots with the same busybox image: one for each path."""
-    from conftest import LaminaCLI, _clear_network, _unmount_below
-
-    other = LaminaCLI(str(tmp_path / "other"))
+    other = type(lamina)(str(tmp_path / "other"))
     made = [lamina, other]
     for cli in made:
         cli.run("image", "import", "-c", 'CMD ["/bin/sh"]', busybox_tar, "busybox:latest")
@@ -87,8 +85,13 @@ def roots(lamina, busybox_tar, tmp_path):
         ids = cli.run("ps", "-aq", "--no-trunc", check=False).out.split()
         if ids:
             cli.run("rm", "-f", *ids, check=False)
-    _clear_network(other.root)
-    _unmount_below(other.root)
+    from lamina import Engine
+    from lamina.mount import mounts_under, unmount
+
+    if os.path.isdir(os.path.join(other.root, "network")):
+        Engine(other.root).networks.clear_host()  # its bridge, rules and DNS server live on the host
+    for point in mounts_under(other.root):
+        unmount(point, detach=True)
     shutil.rmtree(other.root, ignore_errors=True)
 
 

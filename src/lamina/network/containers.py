@@ -88,8 +88,6 @@ def endpoint_config(aliases: list[str], ip: str = "", mac: str = "") -> dict[str
 def check_network_mode(store: Any, mode: str, publish: bool, aliases: bool, ip: str) -> None:
     """Refuse at create what docker refuses: an unknown network, ports or aliases where the
     mode has no network of its own."""
-    from .service import NetworkService
-
     if mode in LOCAL_MODES or mode.startswith("container:"):
         if publish and mode != "none":
             raise InvalidArgument("conflicting options: port publishing and the container type network mode")
@@ -97,6 +95,7 @@ def check_network_mode(store: Any, mode: str, publish: bool, aliases: bool, ip: 
             raise InvalidArgument("network-scoped aliases and --ip are supported only for user-defined networks")
         return
     from ..errors import NotFound
+    from .service import NetworkService
 
     try:
         net = NetworkService(store).get(network_name(mode)).network

@@ -657,11 +657,18 @@ def _reap(pid: int, block: bool = True):
     return status
 
 
+#: the monitor's process name (``/proc/<pid>/comm``, what ``ps -e`` and ``pgrep`` show): a monitor
+#: forked from ``lamina run`` would otherwise go by the CLI's name
+PROCESS_NAME = b"lamina-monitor"
+
+
 def _set_subreaper() -> None:
     import ctypes
 
-    PR_SET_CHILD_SUBREAPER = 36
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 15, 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(PR_SET_NAME, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)
 
 
 def main(argv: list[str] | None = None) -> None:
