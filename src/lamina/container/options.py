@@ -9,63 +9,110 @@ No I/O here except ``read_env_file``; unit-tested without root.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from ..errors import InvalidArgument
 
+TYPE_CHECKING = False  # annotations only: ``typing`` stays off run's path
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
+_REQUIRED = object()
+
+
+def _restart_no() -> dict[str, Any]:
+    return {"Name": "no", "MaximumRetryCount": 0}
+
+
+#: ``ContainerSpec``'s fields in order, each with its default, or a factory (``list``, ``dict``…)
+#: that makes a fresh one for every spec
+SPEC_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("image", _REQUIRED),
+    ("command", None),
+    ("name", None),
+    ("entrypoint", None),  # [] resets the image's ENTRYPOINT (``--entrypoint ""``)
+    ("environment", list),
+    ("working_dir", ""),
+    ("user", ""),
+    ("hostname", ""),
+    ("domainname", ""),
+    ("labels", dict),
+    ("tty", False),
+    ("stdin_open", False),
+    ("detach", False),
+    ("auto_remove", False),
+    ("read_only", False),
+    ("network_mode", "bridge"),  # bridge, host, none, container:<name|id> or a network's name
+    ("volumes", list),  # -v specs
+    ("mounts", list),  # --mount, parsed (parse_mount)
+    ("tmpfs", dict),
+    ("mem_limit", 0),
+    ("mem_reservation", 0),
+    ("memory_swap", 0),
+    ("nano_cpus", 0),
+    ("cpu_shares", 0),
+    ("pids_limit", None),
+    ("restart_policy", _restart_no),
+    ("stop_signal", ""),
+    ("stop_timeout", None),
+    ("init", None),
+    ("cap_add", list),
+    ("cap_drop", list),
+    ("privileged", False),
+    ("security_opt", list),
+    ("ulimits", list),
+    ("runtime", ""),
+    ("cidfile", ""),
+    ("publish", list),  # -p specs (lamina.network.ports)
+    ("publish_all_ports", False),  # -P
+    ("expose", list),
+    ("network_aliases", list),
+    ("ip", ""),
+    ("mac_address", ""),
+    ("dns", list),
+    ("dns_search", list),
+    ("dns_opt", list),
+    ("extra_hosts", list),  # --add-host name:ip (or host-gateway)
+    ("shm_size", 0),
+)
+
+
 class ContainerSpec:
-    """Everything ``create``/``run`` take (names as docker-py's ``containers.create``)."""
+    """Everything ``create``/``run`` take (names as docker-py's ``containers.create``).
 
-    image: str
-    command: list[str] | None = None
-    name: str | None = None
-    entrypoint: list[str] | None = None  # [] resets the image's ENTRYPOINT (``--entrypoint ""``)
-    environment: list[str] = field(default_factory=list)
-    working_dir: str = ""
-    user: str = ""
-    hostname: str = ""
-    domainname: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    tty: bool = False
-    stdin_open: bool = False
-    detach: bool = False
-    auto_remove: bool = False
-    read_only: bool = False
-    network_mode: str = "bridge"  # bridge, host, none, container:<name|id> or a network's name
-    volumes: list[str] = field(default_factory=list)  # -v specs
-    mounts: list[dict[str, Any]] = field(default_factory=list)  # --mount, parsed (parse_mount)
-    tmpfs: dict[str, str] = field(default_factory=dict)
-    mem_limit: int = 0
-    mem_reservation: int = 0
-    memory_swap: int = 0
-    nano_cpus: int = 0
-    cpu_shares: int = 0
-    pids_limit: int | None = None
-    restart_policy: dict[str, Any] = field(default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
-    stop_signal: str = ""
-    stop_timeout: int | None = None
-    init: bool | None = None
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    privileged: bool = False
-    security_opt: list[str] = field(default_factory=list)
-    ulimits: list[dict[str, Any]] = field(default_factory=list)
-    runtime: str = ""
-    cidfile: str = ""
-    publish: list[str] = field(default_factory=list)  # -p specs (lamina.network.ports)
-    publish_all_ports: bool = False  # -P
-    expose: list[str] = field(default_factory=list)
-    network_aliases: list[str] = field(default_factory=list)
-    ip: str = ""
-    mac_address: str = ""
-    dns: list[str] = field(default_factory=list)
-    dns_search: list[str] = field(default_factory=list)
-    dns_opt: list[str] = field(default_factory=list)
-    extra_hosts: list[str] = field(default_factory=list)  # --add-host name:ip (or host-gateway)
-    shm_size: int = 0
+    A plain mutable record built from ``SPEC_FIELDS`` (what ``@dataclass`` gave: keyword or
+    positional fields, fresh mutable defaults, equality, a repr), because ``dataclasses``
+    costs every ``run`` ~10 ms of imports (``lamina.value`` says why).
+    """
+
+    __slots__ = tuple(name for name, _ in SPEC_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(SPEC_FIELDS):
+            raise TypeError(f"ContainerSpec takes at most {len(SPEC_FIELDS)} positional arguments")
+        for (name, _), value in zip(SPEC_FIELDS, args, strict=False):
+            if name in kwargs:
+                raise TypeError(f"ContainerSpec got multiple values for argument '{name}'")
+            kwargs[name] = value
+        for name, default in SPEC_FIELDS:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif default is _REQUIRED:
+                raise TypeError(f"ContainerSpec is missing the required argument '{name}'")
+            else:
+                value = default() if callable(default) else default
+            setattr(self, name, value)
+        if kwargs:
+            raise TypeError(f"ContainerSpec got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "ContainerSpec(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
 
 
 # flag syntaxes ---------------------------------------------------------------------------

@@ -81,9 +81,6 @@ def _lamina_path() -> str:
 
 
 def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None) -> MonitorChannel:
-    import json
-    import subprocess
-
     rt = _runtime(handle)
     store = handle.service.store
     status_r, status_w = os.pipe()
@@ -157,6 +154,9 @@ def _close_fds_but(keep: list[int]) -> None:
 
 def _exec_monitor(opts: dict, fds: list[int]) -> None:
     """The monitor as a fresh ``python3 -S`` (from a threaded or a full-CLI process)."""
+    import json
+    import subprocess
+
     code = (
         "import sys; sys.path.insert(0, sys.argv.pop(1)); "
         "from lamina.runtime.monitor import main; main()"
