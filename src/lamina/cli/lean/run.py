@@ -60,10 +60,10 @@ def create(ctx, opts: dict, args: list[str], detach: bool):
 
     if opts["pull"] != "missing":
         raise Decline
-    spec = spec_from_options(args[0], args[1:], opts, detach)
+    engine = ctx.engine()
     try:
-        return ctx.engine().containers.create_from_spec(spec)
-    except NotFound as exc:
-        if str(exc).startswith("No such image"):
-            raise Decline from None  # resolved before anything is written: click's path pulls
-        raise
+        engine.images.resolve(args[0])
+    except NotFound:
+        raise Decline from None  # not in the store: click's path says so and pulls it
+    spec = spec_from_options(args[0], args[1:], opts, detach)
+    return engine.containers.create_from_spec(spec)
