@@ -196,3 +196,42 @@ def test_dns_forwards_to_the_containers_own_servers(ctr):
         thread.join()
         upstream.close()
     assert "10.251.95.99" in out and "outside.test." in asked, (out, asked)
+
+
+def test_an_internal_network_routes_nowhere_but_its_subnet(ctr):
+    """``--internal``: no default route in the container (docker sets no gateway), peers by
+    name, and a host listener on another network's gateway out of reach, while a container on
+    that other network reaches it."""
+    import threading
+
+    ctr.run("network", "create", "--internal", "--subnet", "10.251.106.0/24", "inner")
+    ctr.run("network", "create", "--subnet", "10.251.107.0/24", "outer")
+    ctr.run("run", "-d", "--name", "peer", "--network", "inner", "busybox", "sleep", "60")
+    ctr.run("run", "-d", "--name", "keeper", "--network", "outer", "busybox", "sleep", "60")  # the outer bridge is up
+    listener = socket.socket()
+    listener.bind(("10.251.107.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+
+    def answer():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"host\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        inner = ctr.run("run", "--rm", "--network", "inner", "busybox", "sh", "-c",
+                        f"ip route; ping -c1 -W2 peer >/dev/null && echo peer-ok; echo x | nc -w 3 10.251.107.1 {port} || echo unreachable",
+                        check=False).out
+        assert "default" not in inner and "10.251.106.0/24 dev eth0" in inner, inner
+        assert "peer-ok" in inner and "unreachable" in inner and "host\n" not in inner
+        outer = ctr.run("run", "--rm", "--network", "outer", "busybox", "sh", "-c", f"ip route; echo x | nc -w 5 10.251.107.1 {port}").out
+        assert "default via 10.251.107.1" in outer and outer.endswith("host\n"), outer
+    finally:
+        listener.close()
+    ctr.run("rm", "-f", "peer", "keeper")
+    assert leftovers(ctr.root) == []

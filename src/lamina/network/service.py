@@ -292,7 +292,8 @@ class NetworkService:
                 with Netlink() as nl:
                     pending = bridge.ensure_network(net, self.scope, nl)
                     first = not any(e.sandbox == sandbox for e in self.store.all_endpoints() if e.endpoint_id != ep.endpoint_id)
-                    bridge.attach(net, ep, netns, bridge.free_ifname(netns), nl, default_route=first)
+                    # an internal network routes nowhere but its subnet (docker sets no gateway there)
+                    bridge.attach(net, ep, netns, bridge.free_ifname(netns), nl, default_route=first and not net.internal)
                     try:
                         bindings = self._claim_ports(container_id, list(publish))
                     except Conflict:
