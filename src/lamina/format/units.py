@@ -8,10 +8,13 @@ space; lamina keeps what the seeds show).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
 
 from ..errors import InvalidArgument
 from .humanize import bytes_size, format_time_created_at, human_duration, human_size
+
+TYPE_CHECKING = False  # ``datetime`` loads where a function needs it: not on ``run``'s path (sizes)
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "human_size",
@@ -38,6 +41,8 @@ def parse_size(text: str) -> int:
 
 def created_since(created: datetime, now: datetime | None = None) -> str:
     """docker's CreatedSince: ``2 weeks ago``."""
+    from datetime import UTC, datetime
+
     now = now or datetime.now(UTC)
     return human_duration((now - created).total_seconds()) + " ago"
 
@@ -49,6 +54,8 @@ _TIME_RE = re.compile(
 
 def parse_time(text: str) -> datetime:
     """An RFC 3339 timestamp with up to nanoseconds (image configs) → aware datetime (µs)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
     m = _TIME_RE.match(text.strip()) if isinstance(text, str) else None
     if m is None:
         raise InvalidArgument(f"invalid timestamp {text!r}: want RFC 3339, e.g. 2006-01-02T15:04:05Z")
@@ -91,6 +98,8 @@ def parse_timestamp_filter(text: str, now: datetime | None = None) -> float:
     """docker's timetypes.GetTimestamp, for ``until``/``since`` filters → Unix seconds: a Go
     duration back from now (``24h``), a Unix time (``1700000000.5``), or an RFC 3339 date,
     date-time or date-only (the last two in local time when they carry no zone)."""
+    from datetime import UTC, datetime
+
     value = text.strip()
     now = now or datetime.now(UTC)
     if re.fullmatch(r"-?\d+(\.\d+)?", value):
@@ -113,6 +122,8 @@ def parse_timestamp_filter(text: str, now: datetime | None = None) -> float:
 
 def format_rfc3339nano(moment: datetime) -> str:
     """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for UTC."""
+    from datetime import timedelta
+
     base = moment.strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{moment.microsecond:06d}".rstrip("0")
     offset = moment.utcoffset()
