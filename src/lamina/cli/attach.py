@@ -8,8 +8,9 @@ import sys
 __all__ = ["run_attached"]
 
 
-def run_attached(handle, interactive: bool, tty: bool, sig_proxy: bool) -> int:
-    """Start with this terminal attached; forward signals; return the container's exit code."""
+def run_attached(handle, interactive: bool, tty: bool, sig_proxy: bool, fork: bool = False) -> int:
+    """Start with this terminal attached; forward signals; return the container's exit code.
+    ``fork``: the monitor is a fork of this process (the lean path's)."""
     import signal
 
     from ..errors import LaminaError
@@ -30,7 +31,7 @@ def run_attached(handle, interactive: bool, tty: bool, sig_proxy: bool) -> int:
         winch_r, winch_w = os.pipe()
         attach.winch = winch_r
     try:
-        channel = start(handle, attach)
+        channel = start(handle, attach, fork)
     except BaseException:
         if restore:
             restore()

@@ -366,10 +366,11 @@ class ContainerHandle:
         return image + self.size_rw()
 
     # lifecycle ---------------------------------------------------------------------------
-    def start(self, attach: Any = None) -> None:
+    def start(self, attach: Any = None, fork: bool = False) -> None:
+        """Start it; ``fork``: the monitor is a fork of this process (``lifecycle.spawn_monitor``)."""
         from ..runtime import lifecycle
 
-        lifecycle.start(self, attach)
+        lifecycle.start(self, attach, fork)
         self.reload()
 
     def stop(self, timeout: int | None = None) -> None:

@@ -80,7 +80,10 @@ def _lamina_path() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(lamina.__file__)))
 
 
-def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None) -> MonitorChannel:
+def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None, fork: bool = False) -> MonitorChannel:
+    """Start the container's monitor. ``fork``: as a fork of this process, which the lean
+    ``run`` asks for (a small process whose imports the monitor needs anyway); a program using
+    the library gets a fresh ``python3 -S`` monitor that holds none of its memory."""
     rt = _runtime(handle)
     store = handle.service.store
     status_r, status_w = os.pipe()
@@ -100,7 +103,7 @@ def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None) -> Moni
         "winch_fd": attach.winch,
     }
     fds = [fd for fd in (status_w, attach.stdin, attach.stdout, attach.stderr, attach.winch) if fd >= 0]
-    if _may_fork():
+    if fork and _may_fork():
         _fork_monitor(opts, fds)
     else:
         _exec_monitor(opts, fds)
@@ -112,9 +115,9 @@ def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None) -> Moni
 
 
 def _may_fork() -> bool:
-    """Whether this process may become the monitor by ``fork`` alone: only a lean process
-    (no click, whose CLI loaded much that an idle monitor would keep in memory) with one
-    thread (forking a threaded process can copy a lock held by another thread)."""
+    """Whether this process may become the monitor by ``fork`` alone: a lean one (no click,
+    whose CLI loaded much that an idle monitor would keep in memory) with one thread (forking
+    a threaded process can copy a lock held by another thread)."""
     modules = sys.modules
     if "click" in modules:
         return False
@@ -169,7 +172,7 @@ def _exec_monitor(opts: dict, fds: list[int]) -> None:
     proc.wait()  # the monitor forks and its first process exits at once
 
 
-def start(handle: ContainerHandle, attach: Attach | None = None) -> MonitorChannel | None:
+def start(handle: ContainerHandle, attach: Attach | None = None, fork: bool = False) -> MonitorChannel | None:
     """Start a created or stopped container; returns the monitor's channel once it runs."""
     from ..container.model import ZERO_TIME
 
@@ -187,7 +190,7 @@ def start(handle: ContainerHandle, attach: Attach | None = None) -> MonitorChann
         if c.state.started_at == ZERO_TIME:
             c.state.error = ""
         records.save(c)
-    channel = spawn_monitor(handle, attach)
+    channel = spawn_monitor(handle, attach, fork)
     kind, value, message = channel.next()
     if kind == "started":
         return channel

@@ -44,13 +44,15 @@ def run(ctx, opts: dict, args: list[str]) -> int | None:
     if detach and opts["auto_remove"] and opts["restart"] != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     handle = create(ctx, opts, args, detach)
+    # the monitor is a fork of this process: it needs what ``run`` has imported, so the
+    # container starts without a second interpreter start-up
     if detach:
-        handle.start()
+        handle.start(fork=True)
         ctx.write(handle.id + "\n")
         return 0
     from ..attach import run_attached
 
-    return run_attached(handle, opts["interactive"], opts["tty"], opts["sig_proxy"])
+    return run_attached(handle, opts["interactive"], opts["tty"], opts["sig_proxy"], fork=True)
 
 
 def create(ctx, opts: dict, args: list[str], detach: bool):
