@@ -16,6 +16,7 @@ import time
 import pytest
 
 import lamina
+from lamina.testing.modules import loaded_modules
 
 pytestmark = pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (apt-get install runc)")
 
@@ -24,17 +25,6 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(lamina.__file__)))
 LEAN = "import sys; sys.path[0:1] = []; sys.path.append({src!r}); from lamina.cli.entry import main; main()"
 FULL = "import sys; sys.path.insert(0, {src!r}); from lamina.cli.main import main; main()"
 
-_PROBE = """
-import sys
-sys.path[0:1] = []
-sys.path.append({src!r})
-try:
-    from lamina.cli.entry import main
-    main({argv!r})
-finally:
-    with open({out!r}, "w") as f:
-        f.write("\\n".join(sorted(sys.modules)))
-"""
 
 #: the lamina modules ``run`` may load (the dispatcher's own are allowed everywhere): options,
 #: the container records, the store, the image lookup, the network seam, the runtime
@@ -126,11 +116,9 @@ def test_lean_run_prints_what_the_full_cli_prints(roots, argv):
 
 
 def test_run_stays_within_its_module_budget(roots, tmp_path):
-    out = str(tmp_path / "modules.txt")
-    script = _PROBE.format(src=SRC, argv=["--data-root", roots[0], "run", "--rm", "--network", "none", "busybox", "true"], out=out)
-    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=120)
+    modules, proc = loaded_modules(["--data-root", roots[0], "run", "--rm", "--network", "none", "busybox", "true"],
+                                   tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    modules = set(open(out).read().split("\n"))
     assert not modules & NEVER, f"modules the run path must not load: {sorted(modules & NEVER)}"
     extra = {m for m in modules if m.startswith("lamina")} - RUN_BUDGET
     assert not extra, f"run loads lamina modules beyond its budget: {sorted(extra)}"
@@ -138,11 +126,9 @@ def test_run_stays_within_its_module_budget(roots, tmp_path):
 
 def test_a_missing_image_is_left_to_the_full_cli(roots, tmp_path):
     """The lean path declines before it changes anything; click's path says what is missing."""
-    out = str(tmp_path / "modules.txt")
-    script = _PROBE.format(src=SRC, argv=["--data-root", roots[0], "run", "--rm", "no/such:image", "true"], out=out)
-    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=120)
+    modules, proc = loaded_modules(["--data-root", roots[0], "run", "--rm", "no/such:image", "true"], tmp_path, timeout=120)
     assert proc.returncode != 0 and "no/such:image" in proc.stderr
-    assert "lamina.cli.main" in set(open(out).read().split("\n"))
+    assert "lamina.cli.main" in modules
     assert not os.listdir(os.path.join(roots[0], "containers"))
 
 

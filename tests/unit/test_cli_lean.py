@@ -29,6 +29,7 @@ from lamina import Engine
 from lamina.cli import fast
 from lamina.cli.lean.args import Decline, Spec, parse
 from lamina.cli.main import cli
+from lamina.testing.modules import loaded_modules  # test_completion imports it from here too
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(lamina.__file__)))
 
@@ -493,26 +494,6 @@ BUDGET = {
                                    "lamina.store.atomic", "lamina.jsonc"},
 }
 
-#: the launcher's start (``lamina.cli.launcher``), then the loaded modules written to a file
-_PROBE = """
-import sys
-sys.path[0:1] = []
-sys.path.append({src!r})
-try:
-    from lamina.cli.entry import main
-    main({argv!r})
-finally:
-    with open({out!r}, "w") as f:
-        f.write("\\n".join(sorted(sys.modules)))
-"""
-
-
-def loaded_modules(argv: list[str], tmp_path, env: dict | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
-    out = str(tmp_path / "modules.txt")
-    script = _PROBE.format(src=SRC, argv=argv, out=out)
-    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, env=env)
-    with open(out) as f:
-        return set(f.read().split("\n")), proc
 
 
 @pytest.fixture

@@ -115,13 +115,9 @@ def spawn_monitor(handle: ContainerHandle, attach: Attach | None = None, fork: b
 
 
 def _may_fork() -> bool:
-    """Whether this process may become the monitor by ``fork`` alone: a lean one (no click,
-    whose CLI loaded much that an idle monitor would keep in memory) with one thread (forking
-    a threaded process can copy a lock held by another thread)."""
-    modules = sys.modules
-    if "click" in modules:
-        return False
-    threading = modules.get("threading")
+    """Whether this process may become the monitor by ``fork`` alone: only with one thread
+    (forking a threaded process can copy a lock another thread holds)."""
+    threading = sys.modules.get("threading")
     return threading is None or threading.active_count() == 1
 
 
