@@ -101,6 +101,13 @@ def test_detached_logs_exec_stop_and_merged(ctr, data_root):
     assert entry["log"] == "tick 0\n" and entry["stream"] == "stdout" and entry["time"].endswith("Z")
     assert ctr.run("logs", "--tail", "1", "ticker").out.count("\n") == 1
     assert "Up " in ctr.run("ps").out
+    top = ctr.run("top", "ticker").out.splitlines()  # docker's default: ps -ef
+    assert top[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"] and "sh -c" in "\n".join(top)
+    assert ctr.run("top", "ticker", "-o", "pid,comm").out.splitlines()[0].split() == ["PID", "COMMAND"]
+    for verb in ("run", "create"):  # a name in use: docker's conflict message, and run/create's 125
+        taken = ctr.run(verb, "--name", "ticker", "busybox", "true", check=False)
+        assert taken.returncode == 125, (verb, taken.err)
+        assert f'Conflict. The container name "/ticker" is already in use by container "{cid}"' in taken.err
     ctr.run("exec", "ticker", "sh", "-c", "echo changed > /etc/motd")
     assert ctr.run("exec", "ticker", "hostname").out.strip() == cid[:12]
     assert ctr.run("exec", "ticker", "sh", "-c", "exit 7", check=False).returncode == 7
@@ -211,3 +218,16 @@ def test_dead_monitor_is_found_and_repaired(ctr, data_root):
     ctr.run("system", "check", "--repair")
     assert ctr.run("system", "check").out.strip() == "The data root is consistent."
     assert "Exited" in ctr.run("ps", "-a").out
+
+
+def test_run_rm_takes_anonymous_volumes_not_named_ones(ctr, busybox_tar):
+    """docker's ``--rm``: the container goes with the anonymous volumes an image's VOLUME gave
+    it, in the foreground and detached; a named volume stays."""
+    ctr.run("image", "import", "-c", "VOLUME /data", "-c", 'CMD ["/bin/sh"]', busybox_tar, "withvol:1")
+    assert ctr.run("run", "--rm", "withvol:1", "sh", "-c", "echo x > /data/x").returncode == 0
+    assert ctr.run("volume", "ls", "-q").out == ""
+    ctr.run("run", "-d", "--rm", "--name", "brief", "withvol:1", "true")
+    assert _wait(lambda: ctr.run("ps", "-aq").out == "" and ctr.run("volume", "ls", "-q").out == "")
+    ctr.run("run", "--rm", "-v", "kept:/data", "withvol:1", "sh", "-c", "echo y > /data/y")
+    assert ctr.run("volume", "ls", "-q").out == "kept\n"
+    assert ctr.run("run", "--rm", "-v", "kept:/data", "withvol:1", "cat", "/data/y").out == "y\n"

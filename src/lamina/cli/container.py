@@ -7,10 +7,11 @@ import time
 
 import click
 
-from ..errors import InvalidArgument, NotFound, RegistryUnavailable, Unauthorized
+from ..errors import InvalidArgument, LaminaError
 from ..format import table as tables
 from .container_output import parse_filters as _filters
 from .context import engine
+from .errors import as_run_failure
 from .lazy import LazyGroup
 
 
@@ -54,9 +55,8 @@ def _create(ctx, image: str, command, kw, detach: bool):
         return eng.containers.create_from_spec(
             spec, pull=kw["pull"], progress=ProgressDisplay(out=sys.stderr, quiet=quiet), on_missing=unable,
         )
-    except (NotFound, RegistryUnavailable, Unauthorized) as exc:
-        exc.exit_status = 125  # docker's for a missing image or a failed pull in run/create
-        raise
+    except LaminaError as exc:
+        raise as_run_failure(exc) from None
 
 
 @click.command("create", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
@@ -280,9 +280,9 @@ def attach_cmd(ctx, no_stdin, sig_proxy, container):
     ctx.exit(handle.reload().record.state.exit_code)
 
 
-@click.command("top")
+@click.command("top", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("container")
-@click.argument("ps_args", nargs=-1)
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def top_cmd(ctx, container, ps_args):
     """Display the running processes of a container."""

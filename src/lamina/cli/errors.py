@@ -29,6 +29,15 @@ def error_line(exc: BaseException) -> str:
     return f"Error: {exc}\n"
 
 
+def as_run_failure(exc: BaseException) -> BaseException:
+    """``exc`` marked with docker's exit status for ``run``/``create``: 125 for any failure of
+    the engine itself (a name in use, a missing image, a failed pull), where other commands
+    exit 1; a status the error already carries (126/127 from the runtime) is kept."""
+    if not isinstance(getattr(exc, "exit_status", None), int):
+        exc.exit_status = 125
+    return exc
+
+
 def exit_code_for(exc: BaseException) -> int:
     status = getattr(exc, "exit_status", None)
     if isinstance(status, int):

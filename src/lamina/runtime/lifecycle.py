@@ -329,13 +329,9 @@ def _cleanup_runtime(handle: ContainerHandle) -> None:
 
 
 def _remove_anonymous_volumes(handle: ContainerHandle, c: Any) -> None:
-    try:
-        from .. import volume as volumes  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    remove_anonymous = getattr(volumes, "remove_anonymous_for_container", None)
-    if remove_anonymous is not None:
-        remove_anonymous(handle.service.store, c)
+    from ..volume import remove_anonymous_for_container
+
+    remove_anonymous_for_container(handle.service.store, c)
 
 
 # exec ------------------------------------------------------------------------------------
@@ -423,7 +419,7 @@ def top(handle: ContainerHandle, ps_args: str = "-ef") -> dict[str, Any]:
     if not c.state.running:
         raise Conflict(f"Container {c.id} is not running")
     rt = _runtime(handle)
-    proc = rt.run("ps", c.id, "--", *ps_args.split())
+    proc = rt.run("ps", c.id, *ps_args.split())
     lines = proc.stdout.decode(errors="replace").splitlines()
     if not lines:
         return {"Titles": [], "Processes": []}

@@ -594,7 +594,15 @@ class Monitor:
             try:
                 self.records.remove(self.id)
             except Exception:
-                pass
+                return
+            if any(p.get("Type") == "volume" for p in (c.mount_points or {}).values() if isinstance(p, dict)):
+                # docker's --rm takes the anonymous volumes (an image's VOLUME) with the container
+                from ..volume import remove_anonymous
+
+                try:
+                    remove_anonymous(self.view, c.mount_points)
+                except Exception:
+                    pass  # a volume left behind is listed by `volume ls` and `volume prune` takes it
 
 
 def _mkdir_in_root(root: str, path: str) -> None:

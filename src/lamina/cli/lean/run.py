@@ -57,7 +57,7 @@ def run(ctx, opts: dict, args: list[str]) -> int | None:
 
 def create(ctx, opts: dict, args: list[str], detach: bool):
     """The container, or ``Decline`` (nothing changed) where click's path must take over."""
-    from ...errors import NotFound
+    from ...errors import LaminaError, NotFound
     from ..run_options import spec_from_options
 
     if opts["pull"] != "missing":
@@ -68,4 +68,9 @@ def create(ctx, opts: dict, args: list[str], detach: bool):
     except NotFound:
         raise Decline from None  # not in the store: click's path says so and pulls it
     spec = spec_from_options(args[0], args[1:], opts, detach)
-    return engine.containers.create_from_spec(spec)
+    try:
+        return engine.containers.create_from_spec(spec)
+    except LaminaError as exc:
+        from ..errors import as_run_failure
+
+        raise as_run_failure(exc) from None
