@@ -17,7 +17,10 @@ of instances serve pushes, by three rules (GitLab's online GC review delay, made
 * **lock**: the server does its touch-and-link steps under the shared side of the registry's
   GC lock; the collector re-checks a blob's times and deletes it under the exclusive side. So a
   link either happens before the re-check (the blob is recent: kept) or after the delete (the
-  server sees the blob missing and the client uploads it again) — never in between.
+  server sees the blob missing and the client uploads it again) — never in between. Instances
+  on an object store, possibly on other hosts, share no lock: there the collector marks the
+  blob before its re-check and servers look for the mark after their touch, which orders
+  the two just as well (:mod:`.sweep`).
 
 ``delete_untagged`` also removes manifests that no tag reaches (directly, through an index, or
 as a referrer of a reachable subject), as Distribution's ``--delete-untagged`` does, with the
@@ -35,6 +38,7 @@ from ...digest import Digest
 from . import paths
 from .registry import Registry
 from .storage import FilesystemDriver, PathNotFound
+from .sweep import Sweep
 
 __all__ = ["collect", "GCReport"]
 
@@ -195,18 +199,54 @@ def collect(
     for blob in list(_all_blobs(registry)):
         if blob in marked:
             continue
-        with registry.gc_lock.exclusive():
-            # re-checked at deletion: a push may have touched it since marking began
-            recent = max([registry.blob_last_used(blob)] + [_mtime(registry, link) for link in links_of.get(blob, [])])
-            if recent >= cutoff:
-                report.skipped_recent += 1
-                continue
-            say(f"blob eligible for deletion: {blob}")
-            report.swept.append(blob)
-            if not dry_run:
-                registry.cache.forget(blob)
-                try:
-                    registry.driver.delete(paths.blob_dir(blob))
-                except PathNotFound:
-                    pass
+        if registry.gc_lock.held or dry_run:
+            with registry.gc_lock.exclusive():
+                _sweep_locked(registry, blob, links_of.get(blob, []), cutoff, dry_run, report, say)
+        else:
+            _sweep_marked(registry, blob, links_of.get(blob, []), cutoff, report, say)
     return report
+
+
+def _last_used(registry: Registry, blob: Digest, links: list[str]) -> float:
+    return max([registry.blob_last_used(blob)] + [_mtime(registry, link) for link in links])
+
+
+def _sweep_locked(registry: Registry, blob: Digest, links: list[str], cutoff: float, dry_run: bool,
+                  report: GCReport, say: Callable[[str], None]) -> None:
+    """Under the exclusive lock (a filesystem): re-checked at deletion, since a push may have
+    touched the blob since marking began."""
+    if _last_used(registry, blob, links) >= cutoff:
+        report.skipped_recent += 1
+        return
+    say(f"blob eligible for deletion: {blob}")
+    report.swept.append(blob)
+    if not dry_run:
+        registry.cache.forget(blob)
+        try:
+            registry.driver.delete(paths.blob_dir(blob))
+        except PathNotFound:
+            pass
+
+
+def _sweep_marked(registry: Registry, blob: Digest, links: list[str], cutoff: float,
+                  report: GCReport, say: Callable[[str], None]) -> None:
+    """With no shared lock (an object store, instances on other hosts): mark, re-check, then
+    delete or unmark (the protocol in :mod:`.sweep`)."""
+    pending = Sweep(registry.driver, blob)
+    pending.mark()
+    try:
+        if _last_used(registry, blob, links) >= cutoff:
+            report.skipped_recent += 1
+            pending.keep()
+            return
+        if not pending.in_time():
+            report.skipped_recent += 1  # too slow for the servers that wait on the mark
+            pending.keep()
+            return
+        say(f"blob eligible for deletion: {blob}")
+        report.swept.append(blob)
+        registry.cache.forget(blob)
+        pending.delete()
+    except BaseException:
+        pending.keep()
+        raise

@@ -300,8 +300,9 @@ class BlobsHandler(BaseHandler):
         size = self.ctx.registry.blob_descriptor(name, d)
         if size is None:
             raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)})
-        if request.method == "HEAD" and not self.ctx.read_only:
-            self.ctx.registry.note_push_check(name, d)
+        if request.method == "HEAD" and not self.ctx.read_only and not self.ctx.registry.note_push_check(name, d):
+            self.ctx.registry.cache.forget(d)  # swept (by any instance): the client must upload it
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {d}", detail={"digest": str(d)})
         redirect = None
         if request.method == "GET" and self.ctx.redirect:
             redirect = self.ctx.registry.driver.redirect_url(paths.blob_data(d))
@@ -419,7 +420,8 @@ class UploadsHandler(BaseHandler):
         registry = self.ctx.registry
         if not registry.repo_has_blob(source, d):
             return None
-        registry.link_blob(name, d)
+        if not registry.link_blob(name, d):
+            return None  # swept meanwhile: an ordinary upload instead
         return registry.blob_size(d) or 0
 
     async def status(self, request: web.Request) -> web.Response:

@@ -40,6 +40,13 @@ def blob_data(d: Digest) -> str:
     return f"{blob_dir(d)}/data"
 
 
+def blob_sweep_mark(d: Digest) -> str:
+    """lamina's marker of a collection about to sweep the blob, on storage with no shared lock
+    (an object store): servers that find it wait for the sweep's verdict before relying on
+    the blob. Distribution reads only ``data`` in a blob's directory."""
+    return f"{blob_dir(d)}/sweeping"
+
+
 def blob_last_used(d: Digest) -> str:
     """lamina's marker of a push's use of a blob on storage that cannot renew an mtime cheaply."""
     return f"{blob_dir(d)}/lastused"

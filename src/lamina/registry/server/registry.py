@@ -24,7 +24,7 @@ from ...errors import InvalidArgument
 from ...oci import mediatypes as mt
 from ...oci.model import Index, Manifest, parse_manifest_or_index
 from ...reference import is_valid_repository_path, is_valid_tag
-from . import paths
+from . import paths, sweep
 from .cache import BlobDescriptorCache
 from .errors import RegistryError
 from .storage import PathNotFound, StorageDriver
@@ -176,19 +176,30 @@ class Registry:
             linked = self._read_link(paths.revision_link(name, d)) == d
         return linked and self.blob_size(d) is not None
 
-    def note_push_check(self, name: str, d: Digest) -> None:
+    def note_push_check(self, name: str, d: Digest) -> bool:
         """A client asked whether ``name`` has blob ``d`` (HEAD): it is about to skip uploading
-        it and reference it from a manifest, so refresh the link garbage collection reads."""
+        it and reference it from a manifest, so refresh the link garbage collection reads.
+        False when the blob turns out to be gone (swept, maybe by another instance): the
+        answer must then be 404, so that the client uploads it."""
         with self.gc_lock.shared():
-            self._touch_link(name, d)
+            touched = self._touch_link(name, d)
+            if self.gc_lock.held:
+                return True
+            return touched and sweep.settled_presence(self.driver, d)
 
-    def _touch_link(self, name: str, d: Digest) -> None:
+    def _settled(self, d: Digest) -> bool:
+        """After a touch: whether blob ``d`` is still stored and no sweep can take it (see
+        :mod:`.sweep`; a filesystem's lock has already made sure)."""
+        return True if self.gc_lock.held else sweep.settled_presence(self.driver, d)
+
+    def _touch_link(self, name: str, d: Digest) -> bool:
         for link in (paths.layer_link(name, d), paths.revision_link(name, d)):
             try:
                 self.driver.touch(link)
-                return
+                return True
             except PathNotFound:
                 continue
+        return False
 
     def touch_blob(self, d: Digest) -> None:
         """Mark blob ``d`` as just used by a push (garbage collection keeps it for the grace).
@@ -223,28 +234,38 @@ class Registry:
             self.cache.remember(name, d, size)
         return size
 
-    def link_blob(self, name: str, d: Digest) -> None:
-        """Make a stored blob visible in ``name`` (after an upload or a mount)."""
+    def link_blob(self, name: str, d: Digest) -> bool:
+        """Make a stored blob visible in ``name`` (a mount); False when it turns out to be
+        gone (swept meanwhile): the client must then upload it."""
         with self.gc_lock.shared():
             self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
+            return self._settled(d)
 
     def commit_upload(self, name: str, upload_path: str, d: Digest) -> None:
         """Move verified upload data into the blob store (once) and link it."""
         with self.gc_lock.shared():
+            if not self.gc_lock.held:
+                sweep.wait_unmarked(self.driver, d)  # a sweep in progress ends before we write
             moved = self.blob_size(d) is None
             if moved:
                 self.driver.move(upload_path, paths.blob_data(d))
             if not (moved and self.driver.move_renews_mtime):
                 self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
+            if not moved and not self._settled(d):
+                self.driver.move(upload_path, paths.blob_data(d))  # swept after all: ours replaces it
 
     def put_blob_bytes(self, name: str, data: bytes, d: Digest) -> None:
         with self.gc_lock.shared():
+            if not self.gc_lock.held:
+                sweep.wait_unmarked(self.driver, d)
             if self.blob_size(d) is None:
                 self.driver.put_content(paths.blob_data(d), data)
             self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)
+            if not self._settled(d):
+                self.driver.put_content(paths.blob_data(d), data)
 
     def unlink_blob(self, name: str, d: Digest) -> bool:
         self.cache.forget(d, name)
@@ -337,9 +358,18 @@ class Registry:
             children = parsed.layers + (parsed.config,) if isinstance(parsed, Manifest) else ()
             for desc in children:
                 self._touch_link(name, desc.digest)
+            if not self.gc_lock.held:
+                # no lock to re-check under: a blob that a sweep took since validation (on
+                # any instance) is unknown, as it would be under the lock
+                for desc in children:
+                    if desc.media_type not in mt.NONDISTRIBUTABLE_LAYERS and not self._settled(desc.digest):
+                        raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"blob unknown to registry: {desc.digest}",
+                                            detail={"digest": str(desc.digest)})
             if self.blob_size(d) is None:
                 self.driver.put_content(paths.blob_data(d), raw)
             self.touch_blob(d)
+            if not self._settled(d):
+                self.driver.put_content(paths.blob_data(d), raw)  # swept as we came: again
             self._write_link(paths.revision_link(name, d), d)
             if parsed.subject is not None:
                 self._write_link(paths.referrer_link(name, parsed.subject.digest, d), d)
