@@ -7,15 +7,13 @@ talk to it as they would to a bucket. Started on a free port, stopped and waited
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import ClassVar
 
-from .registries import free_port
+from .process import LoopbackServer
 
 ACCESS_KEY = "lamina-test"
 SECRET_KEY = "lamina-test-secret"
@@ -23,38 +21,22 @@ REGION = "us-east-1"
 
 
 @dataclass
-class MotoServer:
-    log_dir: str
-    port: int = 0
-    proc: subprocess.Popen | None = None
+class MotoServer(LoopbackServer):
+    name: ClassVar[str] = "moto"
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> MotoServer:
-        os.makedirs(self.log_dir, exist_ok=True)
-        self.port = self.port or free_port()
-        log = open(os.path.join(self.log_dir, "moto.log"), "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited; see moto.log")
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1)
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("moto server did not start")
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1)
+        except urllib.error.HTTPError:
+            pass  # an HTTP answer of any status: it serves
+        return True
 
     def client(self):
         import boto3
@@ -83,20 +65,3 @@ class MotoServer:
             "v4auth": True,
             **extra,
         }
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
