@@ -235,3 +235,24 @@ def test_an_internal_network_routes_nowhere_but_its_subnet(ctr):
         listener.close()
     ctr.run("rm", "-f", "peer", "keeper")
     assert leftovers(ctr.root) == []
+
+
+def test_dns_flags_and_an_ip_range(ctr):
+    """``--dns``, ``--dns-search`` and ``--dns-option`` write the container's resolv.conf (on
+    the default bridge, where docker's embedded DNS is not used), and ``--ip-range`` bounds
+    the addresses a network gives out."""
+    conf = ctr.run("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+                   "busybox", "cat", "/etc/resolv.conf").out
+    lines = [line for line in conf.splitlines() if line and not line.startswith("#")]
+    assert lines == ["nameserver 192.0.2.53", "search example.test", "options ndots:2"], conf
+    ctr.run("network", "create", "--subnet", "10.251.108.0/24", "--ip-range", "10.251.108.128/25", "ranged")
+    doc = json.loads(ctr.run("network", "inspect", "ranged").out)[0]
+    assert doc["IPAM"]["Config"] == [{"Subnet": "10.251.108.0/24", "IPRange": "10.251.108.128/25", "Gateway": "10.251.108.1"}]
+    addr = ctr.run("run", "--rm", "--network", "ranged", "busybox", "sh", "-c",
+                   "ip -4 -o addr show eth0 | awk '{print $4}'").out.strip()
+    assert addr.startswith("10.251.108.") and int(addr.split("/")[0].rsplit(".", 1)[1]) >= 128, addr
+    # on a user network the embedded DNS answers, and forwards to the --dns servers
+    user = ctr.run("run", "--rm", "--network", "ranged", "--dns-search", "example.test", "busybox", "cat", "/etc/resolv.conf").out
+    assert "nameserver 127.0.0.11" in user and "search example.test" in user, user
+    ctr.run("network", "rm", "ranged")
+    assert leftovers(ctr.root) == []
