@@ -51,12 +51,9 @@ def _create(ctx, image: str, command, kw, detach: bool):
         if not quiet:
             click.echo(f"Unable to find image '{name}' locally", err=True)
 
-    try:
-        return eng.containers.create_from_spec(
-            spec, pull=kw["pull"], progress=ProgressDisplay(out=sys.stderr, quiet=quiet), on_missing=unable,
-        )
-    except LaminaError as exc:
-        raise as_run_failure(exc) from None
+    return eng.containers.create_from_spec(
+        spec, pull=kw["pull"], progress=ProgressDisplay(out=sys.stderr, quiet=quiet), on_missing=unable,
+    )
 
 
 @click.command("create", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
@@ -81,7 +78,10 @@ def run_cmd(ctx, image, command, detach, sig_proxy, **kw):
     """Create and run a new container from an image."""
     if detach and kw["auto_remove"] and kw["restart"] != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
-    handle = _create(ctx, image, command, kw, detach=detach)
+    try:
+        handle = _create(ctx, image, command, kw, detach=detach)
+    except LaminaError as exc:
+        raise as_run_failure(exc) from None
     if detach:
         handle.start()
         click.echo(handle.id)

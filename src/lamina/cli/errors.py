@@ -30,9 +30,9 @@ def error_line(exc: BaseException) -> str:
 
 
 def as_run_failure(exc: BaseException) -> BaseException:
-    """``exc`` marked with docker's exit status for ``run``/``create``: 125 for any failure of
-    the engine itself (a name in use, a missing image, a failed pull), where other commands
-    exit 1; a status the error already carries (126/127 from the runtime) is kept."""
+    """``exc`` marked with docker's exit status for ``run``: 125 for any failure of the engine
+    itself (a name in use, a missing image, a failed pull), where other commands — ``create``
+    among them — exit 1; a status the error already carries (126/127 from the runtime) is kept."""
     if not isinstance(getattr(exc, "exit_status", None), int):
         exc.exit_status = 125
     return exc

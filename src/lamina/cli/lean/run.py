@@ -38,12 +38,17 @@ SPEC = spec_for({"-d": "detach", "--detach": "detach", "--sig-proxy": "sig_proxy
 
 
 def run(ctx, opts: dict, args: list[str]) -> int | None:
-    from ...errors import InvalidArgument
+    from ...errors import InvalidArgument, LaminaError
 
     detach = opts["detach"]
     if detach and opts["auto_remove"] and opts["restart"] != "no":
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
-    handle = create(ctx, opts, args, detach)
+    try:
+        handle = create(ctx, opts, args, detach)
+    except LaminaError as exc:
+        from ..errors import as_run_failure
+
+        raise as_run_failure(exc) from None
     # the monitor is a fork of this process: it needs what ``run`` has imported, so the
     # container starts without a second interpreter start-up
     if detach:
@@ -57,7 +62,7 @@ def run(ctx, opts: dict, args: list[str]) -> int | None:
 
 def create(ctx, opts: dict, args: list[str], detach: bool):
     """The container, or ``Decline`` (nothing changed) where click's path must take over."""
-    from ...errors import LaminaError, NotFound
+    from ...errors import NotFound
     from ..run_options import spec_from_options
 
     if opts["pull"] != "missing":
@@ -68,9 +73,4 @@ def create(ctx, opts: dict, args: list[str], detach: bool):
     except NotFound:
         raise Decline from None  # not in the store: click's path says so and pulls it
     spec = spec_from_options(args[0], args[1:], opts, detach)
-    try:
-        return engine.containers.create_from_spec(spec)
-    except LaminaError as exc:
-        from ..errors import as_run_failure
-
-        raise as_run_failure(exc) from None
+    return engine.containers.create_from_spec(spec)
