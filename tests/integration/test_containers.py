@@ -231,3 +231,28 @@ def test_run_rm_takes_anonymous_volumes_not_named_ones(ctr, busybox_tar):
     ctr.run("run", "--rm", "-v", "kept:/data", "withvol:1", "sh", "-c", "echo y > /data/y")
     assert ctr.run("volume", "ls", "-q").out == "kept\n"
     assert ctr.run("run", "--rm", "-v", "kept:/data", "withvol:1", "cat", "/data/y").out == "y\n"
+
+
+def test_runtime_state_of_a_removed_container_is_found_and_repaired(ctr, data_root):
+    """A ``run --rm`` monitor deletes runc's state after its client heard the exit; killed just
+    then, it leaves that state (and its bundle and lock file) with no container: debris."""
+    from lamina.container.store import exec_root
+
+    proc = ctr.run("run", "--rm", "--network", "none", "busybox", "true", check=False)
+    assert proc.returncode == 0
+    root = exec_root(data_root)
+    assert _wait(lambda: not [n for n in os.listdir(root) if n != "runc"] and not os.listdir(os.path.join(root, "runc")))
+    gone = "ab" * 32
+    os.makedirs(os.path.join(root, gone))
+    with open(os.path.join(root, gone, "config.json"), "w") as f:
+        f.write("{}")
+    open(os.path.join(root, f"{gone}.monitor"), "w").close()
+    os.makedirs(os.path.join(root, "runc", gone))
+    with open(os.path.join(root, "runc", gone, "state.json"), "w") as f:
+        f.write("{}")
+    check = ctr.run("system", "check", check=False)
+    assert check.returncode == 1
+    assert check.out.count("runtime state of a removed container") == 3, check.out
+    ctr.run("system", "check", "--repair")
+    assert ctr.run("system", "check").out.strip() == "The data root is consistent."
+    assert not os.path.exists(os.path.join(root, gone)) and not os.path.exists(os.path.join(root, "runc", gone))

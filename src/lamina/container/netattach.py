@@ -11,9 +11,16 @@ refuses those modes (``container.options.check_spec``).
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # annotations only (the monitor imports this module at every start)
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCAL_MODES = ("none", "host")
+
+
+def needs_attach(container: Any) -> bool:
+    """Whether the start needs the network step between ``runc create`` and ``runc start``."""
+    return (container.host_config.get("NetworkMode") or "none") not in LOCAL_MODES
 
 
 def attach(store: Any, container: Any, pid: int) -> dict[str, Any] | None:

@@ -282,8 +282,6 @@ class ContainerStore:
         tmp = os.path.join(self.paths.containers(), f".tmp-create-{container.id}")
         os.makedirs(os.path.join(tmp, "checkpoints"), mode=0o700)
         os.chmod(tmp, 0o710)
-        import shutil
-
         try:
             with self.store.lock():
                 container.name = "/" + self._claim_name(wanted_name, container.id)
@@ -294,6 +292,8 @@ class ContainerStore:
                     f.write(container.host_config_bytes())
                 os.rename(tmp, self.paths.container(container.id))
         except BaseException:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
@@ -336,8 +336,11 @@ class ContainerStore:
         return {"Data": data, "Name": driver.name}
 
     # remove ------------------------------------------------------------------------------
-    def remove(self, container_id: str) -> None:
-        """Delete a stopped container: its directory first (freeing the name), then its layers."""
+    def remove(self, container_id: str, unpublished=None) -> None:
+        """Delete a stopped container: its directory first (freeing the name), then its layers.
+        ``unpublished()``, if given, runs in between: the monitor of a ``run --rm`` tells its
+        client there, which then returns as soon as the name is free (the lease still lists
+        the layers as pending, so ``system check`` never takes them for debris meanwhile)."""
         check_hex_id(container_id)
         try:
             mount_id, init_id = self.layer_ids(container_id)
@@ -348,9 +351,9 @@ class ContainerStore:
             for pending in (container_id, mount_id, init_id):
                 if pending:
                     lease.add_pending(pending)
-            self._remove(container_id, mount_id, init_id, doomed)
+            self._remove(container_id, mount_id, init_id, doomed, unpublished)
 
-    def _remove(self, container_id: str, mount_id: str, init_id: str, doomed: str) -> None:
+    def _remove(self, container_id: str, mount_id: str, init_id: str, doomed: str, unpublished=None) -> None:
         with self.store.lock():
             try:
                 os.rename(self.paths.container(container_id), doomed)
@@ -362,6 +365,8 @@ class ContainerStore:
                 os.rename(mounts, gone)
             except FileNotFoundError:
                 gone = ""
+        if unpublished is not None:
+            unpublished()
         for cache_id in (mount_id, init_id):
             if cache_id:
                 self.store.driver.remove(cache_id)
@@ -430,6 +435,25 @@ class StoreView:
             self._driver = make_driver(self.root, self.paths.driver)
         return self._driver
 
+    @property
+    def images(self):
+        """The image configs, to read (``store.imagedb``; a write through a view would leave
+        the image catalog stale, so it is refused)."""
+        from ..store.imagedb import ImageDB
+
+        return ImageDB(self.paths, _read_only)
+
+    def pin_existing(self, lease, chain_id):
+        """``Store.pin_existing``: pin the layer for ``lease``; its record if it is stored."""
+        from ..store.layerdb import LayerDB
+
+        layers = LayerDB(self.paths, _read_only)
+        with self.lock():
+            lease.pin(chain_id.hex)
+            if layers.exists(chain_id):
+                return layers.get(chain_id)
+        return None
+
     def lock(self):
         from ..store.lock import store_lock
 
@@ -439,3 +463,7 @@ class StoreView:
         from ..store.lease import Lease
 
         return Lease(self.paths.leases())
+
+
+def _read_only() -> None:
+    raise RuntimeError("a StoreView reads images and layers; writes go through lamina.store.Store")

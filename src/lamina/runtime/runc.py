@@ -130,6 +130,24 @@ def run_captured(argv: list[str], input: bytes | None = None, timeout: float | N
     return Completed(argv, code, b"".join(chunks[out_r]), b"".join(chunks[err_r]))
 
 
+def run_with_stdio(argv: list[str], stdin: int, stdout: int, stderr: int) -> int:
+    """Run ``argv`` with these descriptors as its 0, 1 and 2 and wait: its exit status.
+
+    ``runc create``/``run --detach`` hand their own stdio to the container, so the monitor
+    passes the container's pipes here; ``os.posix_spawnp`` (vfork+exec) instead of
+    ``subprocess``, whose import (threading, selectors, signal) the monitor would pay at every
+    start."""
+    actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd not in (stdin, stdout, stderr)]
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status)
+        except InterruptedError:
+            continue
+
+
 def _inheritable_fds() -> list[int]:
     """This process's descriptors above 2 that a spawned program would inherit (a monitor's
     pipes to its client, passed to it on purpose, must not reach runc)."""

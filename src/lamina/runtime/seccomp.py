@@ -13,8 +13,11 @@ the same way.
 
 from __future__ import annotations
 
-import platform
-from typing import Any
+import os
+
+TYPE_CHECKING = False  # the monitor builds the profile at every start: typing and platform cost it ~5 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 _ALLOWED = """
 accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32
@@ -101,7 +104,7 @@ _ARCHES = {
 
 
 def _kernel() -> tuple[int, int]:
-    parts = platform.release().split(".")
+    parts = os.uname().release.split(".")
     try:
         return int(parts[0]), int(parts[1].split("-")[0])
     except (IndexError, ValueError):
@@ -114,7 +117,7 @@ def _arg(index: int, value: int, op: str) -> dict[str, Any]:
 
 def default_profile(capabilities: set[str], machine: str | None = None) -> dict[str, Any]:
     """The OCI ``linux.seccomp`` section docker would give a container with ``capabilities``."""
-    arch, scmp_arches = _ARCHES.get(machine or platform.machine(), ("amd64", _ARCHES["x86_64"][1]))
+    arch, scmp_arches = _ARCHES.get(machine or os.uname().machine, ("amd64", _ARCHES["x86_64"][1]))
     kernel = _kernel()
     allowed = _ALLOWED.split()
     for names, cond in _EXTRA:
@@ -144,7 +147,7 @@ def default_profile(capabilities: set[str], machine: str | None = None) -> dict[
 
 def docker_profile_to_oci(profile: dict[str, Any], capabilities: set[str], machine: str | None = None) -> dict[str, Any]:
     """A docker-format profile (archMap, includes/excludes) for this host and capability set."""
-    arch, scmp_arches = _ARCHES.get(machine or platform.machine(), ("amd64", _ARCHES["x86_64"][1]))
+    arch, scmp_arches = _ARCHES.get(machine or os.uname().machine, ("amd64", _ARCHES["x86_64"][1]))
     architectures = list(profile.get("architectures") or [])
     for entry in profile.get("archMap") or []:
         if entry.get("architecture") == scmp_arches[0]:

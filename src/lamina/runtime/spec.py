@@ -10,11 +10,13 @@ hostname, hosts and resolv.conf files bind-mounted over the init layer's placeho
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
 
+TYPE_CHECKING = False  # annotations only: the monitor imports this module at every start
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..container.model import Container
 
 DEFAULT_CAPS = [

@@ -212,6 +212,7 @@ class StoreChecker:
         for name in _listdir(s.paths.tmp()):
             if name.startswith("removing-container-") and name[len("removing-container-"):] not in pending:
                 out.append(Finding("unfinished container", os.path.join(s.paths.tmp(), name)))
+        out.extend(_runtime_debris(records, containers, pending))
         now = time.time()
         for c in records.list():
             path = s.paths.container(c.id)
@@ -294,6 +295,8 @@ class StoreChecker:
                 unlink_quietly(finding.path)
         elif finding.kind == "dangling layer link":
             unlink_quietly(finding.path)
+        elif finding.kind == "runtime state of a removed container":
+            self._clear_runtime_state(finding.path)
         elif finding.kind in ("container layer without container", "unfinished container",
                               "container whose monitor died", "--rm container left by a killed run"):
             self._repair_container(finding)
@@ -330,6 +333,19 @@ class StoreChecker:
             records.remove(name)
 
     @staticmethod
+    def _clear_runtime_state(path: str) -> None:
+        parent, name = os.path.split(path)
+        if os.path.basename(parent) == "runc":
+            import subprocess
+
+            subprocess.run(["runc", "--root", parent, "delete", "--force", name], capture_output=True)
+            shutil.rmtree(path, ignore_errors=True)  # a runtime that refused: its state is all there is
+        elif os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            unlink_quietly(path)
+
+    @staticmethod
     def _clear_runtime(records, container_id: str) -> None:
         """runc's state and the root mount a dead monitor left."""
         from ..mount import is_mountpoint, unmount
@@ -345,6 +361,25 @@ class StoreChecker:
             import subprocess
 
             subprocess.run(["runc", "--root", os.path.dirname(state), "delete", "--force", container_id], capture_output=True)
+
+
+def _runtime_debris(records, containers: set[str], pending: set[str]) -> list[Finding]:
+    """What the exec root still holds for a container that is gone, with no live monitor:
+    runc's state (its cgroups with it), the bundle, the monitor's lock file. A ``run --rm``
+    monitor deletes the runtime's state after its client has heard the exit: one killed just
+    then leaves it here (and a store from before that cleanup left bundles and locks)."""
+    from ..runtime.execroot import alive
+
+    root = records.exec_root
+    out = []
+    for name in _listdir(root):
+        cid = name.rsplit(".", 1)[0] if name.endswith((".monitor", ".lock")) else name
+        if len(cid) == 64 and cid not in containers and cid not in pending and not alive(root, cid):
+            out.append(Finding("runtime state of a removed container", os.path.join(root, name)))
+    for cid in _listdir(os.path.join(root, "runc")):
+        if len(cid) == 64 and cid not in containers and cid not in pending and not alive(root, cid):
+            out.append(Finding("runtime state of a removed container", os.path.join(root, "runc", cid)))
+    return out
 
 
 def _created(text: str) -> float:
