@@ -7,22 +7,26 @@ can carry the same values.
 
 from __future__ import annotations
 
-import functools
 import os
 
 from .errors import RuntimeFailure
 from .value import Value
 
+_LIBC = []
 
-@functools.cache
+
 def _libc():
     """libc through ctypes, loaded on the first mount: most commands never mount, and loading
-    ctypes costs every command start (``find_library`` would even run ldconfig)."""
+    ctypes costs every command start (``find_library`` would even run ldconfig). Kept in a
+    list, not ``functools.cache``: functools costs ``run`` ~2 ms of imports."""
+    if _LIBC:
+        return _LIBC[0]
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    _LIBC.append(libc)
     return libc
 
 

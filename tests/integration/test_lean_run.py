@@ -36,6 +36,7 @@ RUN_BUDGET = {
     "lamina.store.atomic", "lamina.store.imagedb", "lamina.store.layerdb", "lamina.store.repositories",
     "lamina.store.lease", "lamina.store.blobs", "lamina.graphdriver", "lamina.graphdriver.base",
     "lamina.graphdriver.overlay2", "lamina.oci", "lamina.oci.config", "lamina.image", "lamina.image.service",
+    "lamina.image.pullpolicy",
     "lamina.image.config", "lamina.format", "lamina.format.humanize", "lamina.format.units",
     "lamina.container", "lamina.container.options", "lamina.container.model", "lamina.container.store",
     "lamina.container.names", "lamina.container.service", "lamina.container.mounts",

@@ -421,7 +421,7 @@ _STORE = {
     "lamina.store.lease", "lamina.store.blobs", "lamina.graphdriver", "lamina.graphdriver.base",
     "lamina.graphdriver.overlay2", "lamina.graphdriver.vfs", "lamina.mount", "lamina.oci", "lamina.oci.config",
     "lamina.image", "lamina.image.service", "lamina.image.config", "lamina.format", "lamina.format.humanize",
-    "lamina.format.units",
+    "lamina.format.units", "lamina.image.pullpolicy", "lamina.jsonc",
 }
 #: tables (default columns are filled without the template engine)
 _TABLE = {"lamina.format.table", "lamina.format.tabwriter"}  # the template engine: only for --format

@@ -8,12 +8,14 @@ installed, and until then refuses them with one line.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, Unsupported
 from .options import ContainerSpec, parse_volume
 
+TYPE_CHECKING = False  # annotations only: ``run`` loads this module, and typing costs ~3 ms there
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..store.store import Store
 
 

@@ -64,7 +64,7 @@ class ContainerService:
         """A container from ``spec``; its image is found or pulled under ``pull`` (docker's
         ``--pull``: missing, always, never) by ``ImageService.resolve_or_pull``, which says what
         ``progress`` and ``on_missing`` hear."""
-        from ..image.service import check_pull_policy
+        from ..image.pullpolicy import check_pull_policy
         from .options import build_config, build_host_config, check_spec
 
         check_pull_policy(pull)

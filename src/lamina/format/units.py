@@ -7,8 +7,6 @@ space; lamina keeps what the seeds show).
 
 from __future__ import annotations
 
-import re
-
 from ..errors import InvalidArgument
 from .humanize import bytes_size, format_time_created_at, human_duration, human_size
 
@@ -27,13 +25,27 @@ __all__ = [
     "format_rfc3339nano",
 ]
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_COMPILED: dict = {}
+
+
+def _rx(pattern: str, flags: int = 0):
+    """``re.compile``, at first use: ``run`` imports this module for ``parse_size``, and ``re``
+    (with ``enum``) costs ~4 ms of its start-up; a size without a unit needs no regex at all."""
+    compiled = _COMPILED.get((pattern, flags))
+    if compiled is None:
+        import re
+
+        compiled = _COMPILED[(pattern, flags)] = re.compile(pattern, flags)
+    return compiled
+
+
+_SIZE_RE = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"
 _MULTIPLIER = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def parse_size(text: str) -> int:
     """go-units RAMInBytes: ``512k``, ``10m``, ``1.5GB`` (binary multiples), ``100``."""
-    m = _SIZE_RE.match(text.strip())
+    m = _rx(_SIZE_RE).match(text.strip())
     if m is None:
         raise InvalidArgument(f"invalid size: '{text}'")
     return int(float(m.group(1)) * _MULTIPLIER[(m.group(2) or "").lower()])
@@ -47,16 +59,14 @@ def created_since(created: datetime, now: datetime | None = None) -> str:
     return human_duration((now - created).total_seconds()) + " ago"
 
 
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
-)
+_TIME_RE = r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
 
 
 def parse_time(text: str) -> datetime:
     """An RFC 3339 timestamp with up to nanoseconds (image configs) → aware datetime (µs)."""
     from datetime import UTC, datetime, timedelta, timezone
 
-    m = _TIME_RE.match(text.strip()) if isinstance(text, str) else None
+    m = _rx(_TIME_RE).match(text.strip()) if isinstance(text, str) else None
     if m is None:
         raise InvalidArgument(f"invalid timestamp {text!r}: want RFC 3339, e.g. 2006-01-02T15:04:05Z")
     year, month, day, hour, minute, second, frac, zone = m.groups()
@@ -72,7 +82,7 @@ def parse_time(text: str) -> datetime:
         raise InvalidArgument(f"invalid timestamp {text!r}: {exc}") from None
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
@@ -84,7 +94,7 @@ def parse_go_duration(text: str) -> float:
     if body == "0":
         return 0.0
     pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(body):
+    for m in _rx(_DURATION_PART).finditer(body):
         if m.start() != pos:
             break
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -102,7 +112,7 @@ def parse_timestamp_filter(text: str, now: datetime | None = None) -> float:
 
     value = text.strip()
     now = now or datetime.now(UTC)
-    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+    if _rx(r"-?\d+(\.\d+)?").fullmatch(value):
         return float(value)
     try:
         return now.timestamp() - parse_go_duration(value)

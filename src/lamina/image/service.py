@@ -19,6 +19,7 @@ from ..store.catalog import Catalog, CatalogImage
 from ..store.store import Store
 from ..value import Value
 from . import config as cfg
+from .pullpolicy import PULL_POLICIES, check_pull_policy  # noqa: F401 (their home before pullpolicy)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
@@ -502,13 +503,6 @@ def _comment(doc: Any) -> str:
     return comment
 
 
-PULL_POLICIES = ("always", "missing", "never")
-
-
-def check_pull_policy(pull: str) -> None:
-    """docker's ``--pull`` values for ``run``/``create`` (its wording when another is given)."""
-    if pull not in PULL_POLICIES:
-        raise InvalidArgument(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"')
 
 
 def _pullable(name: str) -> bool:

@@ -36,9 +36,11 @@ def network_name(mode: str) -> str:
 def port_bindings(publish: list[str]) -> dict[str, list[dict[str, str]]]:
     """``-p`` values as docker's ``HostConfig.PortBindings`` (``{"80/tcp": [{"HostIp": "",
     "HostPort": "8080"}]}``; a host range stays a range, chosen from at start)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    if not publish:
+        return out  # the usual case: the grammar (dataclasses, ipaddress) is not loaded for it
     from .ports import parse_publish
 
-    out: dict[str, list[dict[str, str]]] = {}
     for spec in publish:
         for req in parse_publish(spec):
             if not req.host_start:
@@ -53,10 +55,10 @@ def port_bindings(publish: list[str]) -> dict[str, list[dict[str, str]]]:
 
 def exposed_ports(expose: list[str], bindings: dict[str, Any], image_exposed: dict[str, Any] | None) -> dict[str, dict]:
     """``Config.ExposedPorts``: the image's, ``--expose``'s and every published port."""
-    from .ports import parse_expose
-
     out = dict(image_exposed or {})
     for spec in expose:
+        from .ports import parse_expose
+
         for key in parse_expose(spec):
             out[key] = {}
     for key in bindings:

@@ -8,8 +8,6 @@ that would not answer from inside the container (docker falls back to Google's t
 
 from __future__ import annotations
 
-import ipaddress
-
 from ..errors import InvalidArgument
 
 BASE_HOSTS = (
@@ -35,6 +33,8 @@ def parse_add_host(spec: str, host_gateway: str) -> tuple[str, str]:
             raise InvalidArgument("unable to derive the IP value for host-gateway")
         addr = host_gateway
     try:
+        import ipaddress  # here: every run reads this module, few give --add-host
+
         ipaddress.ip_address(addr.strip("[]"))
     except ValueError:
         raise InvalidArgument(f"invalid IP address in add-host: {addr!r}") from None
@@ -78,6 +78,8 @@ def resolv_conf(
 
 def _loopback(addr: str) -> bool:
     try:
+        import ipaddress
+
         return ipaddress.ip_address(addr).is_loopback
     except ValueError:
         return True

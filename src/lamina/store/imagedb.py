@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from ..digest import Digest
 from ..errors import InvalidArgument, NotFound
 from ..oci import ImageConfig
 from . import atomic
 from .paths import DataRoot
+
+TYPE_CHECKING = False  # annotations only: ``run`` reads image configs and layers, and pays for imports
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class ImageDB:
@@ -88,5 +90,7 @@ class ImageDB:
         meta = self.paths.imagedb_metadata(image_id)
         self.on_change()
         os.makedirs(meta, exist_ok=True)
+        from datetime import UTC, datetime
+
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic.write_text(os.path.join(meta, "lastUpdated"), now, durable=False)

@@ -9,13 +9,16 @@ directory it names is always complete before the rename.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from ..digest import Digest
 from ..errors import InvalidArgument, NotFound, StoreCorrupt
 from ..value import Value
 from . import atomic
 from .paths import DataRoot, check_hex_id
+
+TYPE_CHECKING = False  # annotations only: ``run`` reads image configs and layers, and pays for imports
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TAR_SPLIT = "tar-split.json.gz"
 

@@ -58,9 +58,7 @@ class Lease:
     def close(self) -> None:
         if self._fd < 0:
             return
-        import shutil
-
-        shutil.rmtree(self.items, ignore_errors=True)
+        _remove_flat_dir(self.items)  # its pending-/pin- marks (shutil is not on run's path)
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -73,6 +71,27 @@ class Lease:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _remove_flat_dir(path: str) -> None:
+    """Remove a directory of plain files (a lease's marks), quietly."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            import shutil
+
+            shutil.rmtree(os.path.join(path, name), ignore_errors=True)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def lock_held(path: str) -> bool:
