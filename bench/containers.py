@@ -45,6 +45,38 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def pss_kb(pid: int) -> int:
+    """Proportional set size: a page shared by n processes counts 1/n (a forked monitor's
+    pages shared with its parent, the shims' Go binary shared among shims)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def anon_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory(pids: list[int]) -> tuple[int, int, int]:
+    """Medians of (RSS, PSS, anonymous) in KiB over ``pids``."""
+    if not pids:
+        return 0, 0, 0
+    return (int(statistics.median([rss_kb(p) for p in pids])), int(statistics.median([pss_kb(p) for p in pids])),
+            int(statistics.median([anon_kb(p) for p in pids])))
+
+
 def pids_named(comm: str) -> list[int]:
     out = []
     for name in os.listdir("/proc"):
@@ -92,11 +124,11 @@ def bare_runtime(base: str, rootfs_tar: str, runs: int) -> float:
     return median
 
 
-def conmon_measure(base: str, rootfs_tar: str) -> tuple[float, int]:
+def conmon_measure(base: str, rootfs_tar: str) -> tuple[float, tuple[int, int, int]]:
     """Start latency and idle RSS of conmon holding a runc container (``sleep``)."""
     conmon = shutil.which("conmon") or "/usr/bin/conmon"
     if not os.path.exists(conmon):
-        return 0.0, 0
+        return 0.0, (0, 0, 0)
     bundle = os.path.join(base, "conmon-bundle")
     os.makedirs(os.path.join(bundle, "rootfs"))
     run("tar", "-xf", rootfs_tar, "-C", os.path.join(bundle, "rootfs"))
@@ -117,16 +149,21 @@ def conmon_measure(base: str, rootfs_tar: str) -> tuple[float, int]:
     ], capture_output=True, timeout=30)
     if proc.returncode != 0:
         print(f"conmon failed: {proc.stderr.decode(errors='replace')[-300:]}")
-        return 0.0, 0
+        return 0.0, (0, 0, 0)
+    # conmon's parent returns before its child has run ``runc create``: the container's pid
+    # file says it is created
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(base, "conmon.pid")) and time.monotonic() < deadline:
+        time.sleep(0.002)
     subprocess.run(["runc", "--root", state, "start", cid], check=True)
     latency = time.perf_counter() - start
     time.sleep(1)
     pid = int(open(os.path.join(base, "conmon-self.pid")).read().strip())
-    memory = rss_kb(pid)
+    held = memory([pid])
     subprocess.run(["runc", "--root", state, "kill", cid, "KILL"], capture_output=True)
     time.sleep(0.5)
     subprocess.run(["runc", "--root", state, "delete", "--force", cid], capture_output=True)
-    return latency, memory
+    return latency, held
 
 
 def main() -> None:
@@ -158,6 +195,7 @@ def main() -> None:
             lambda: run("docker", "run", "--rm", "--network", "none", "busybox", "true", env=env), "docker",
         )
         print(f"{'lamina overhead over the bare runtime':<40} {ours - bare:8.3f}s", flush=True)
+        print(f"{'  (load)':<40} {open('/proc/loadavg').read().strip()}", flush=True)
 
         for i in range(100):
             run(*lamina, "create", "--name", f"c{i}", "busybox", "true")
@@ -174,14 +212,19 @@ def main() -> None:
         time.sleep(1)
         monitors = pids_named("lamina-monitor")  # forked from the CLI or started as python3 -S
         shims = pids_matching("containerd-shim-runc-v2")
-        ours_kb = statistics.median([rss_kb(p) for p in monitors]) if monitors else 0
-        shim_kb = statistics.median([rss_kb(p) for p in shims]) if shims else 0
-        conmon_latency, conmon_kb = conmon_measure(base, rootfs)
-        print(f"{'idle container monitor RSS (median)':<40} lamina {ours_kb / 1024:6.1f} MiB   containerd-shim {shim_kb / 1024:6.1f} MiB   conmon {conmon_kb / 1024:6.1f} MiB", flush=True)
+        ours, shim = memory(monitors), memory(shims)
+        conmon_latency, conmon = conmon_measure(base, rootfs)
+        for index, what in enumerate(("RSS", "PSS", "anonymous")):
+            print(f"{'idle container monitor ' + what + ' (median)':<40} lamina {ours[index] / 1024:6.1f} MiB   "
+                  f"containerd-shim {shim[index] / 1024:6.1f} MiB   conmon {conmon[index] / 1024:6.1f} MiB", flush=True)
+        print(f"{'  (load)':<40} {open('/proc/loadavg').read().strip()}", flush=True)
         print(f"{'run -d sleep (lamina) / conmon+runc start':<40} lamina {statistics.median(start_times):8.3f}s   conmon {conmon_latency:8.3f}s", flush=True)
         run(*lamina, "rm", "-f", *[f"idle{i}" for i in range(opts.idle)])
         run("docker", "rm", "-f", *[f"idle{i}" for i in range(opts.idle)], env=env)
     finally:
+        # a run that failed half-way must not leave idle containers behind
+        subprocess.run([launcher.write(os.path.join(base, "lamina-cmd")), "--data-root", lroot, "rm", "-f",
+                        *[f"idle{i}" for i in range(opts.idle)]], capture_output=True)
         daemon.stop()
         subprocess.run(["umount", "-R", "-l", lroot], capture_output=True)
         from lamina.mount import mounts_under, unmount

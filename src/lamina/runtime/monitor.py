@@ -179,12 +179,12 @@ class Monitor:
             ran_for = time.monotonic() - started
             restart = self.should_restart(code)
             remove = not restart and self.auto_remove()
-            self.finish(code, oom, delete_runtime=not remove)
+            self.finish(code, oom, removing=remove)
             if remove:
                 # ``run --rm`` returns once the container is gone, as docker's CLI waits for
                 # the removal: a script may reuse the name at once. Gone means out of the
-                # namespace (not listed, its name free); its layers and the runtime's state
-                # are deleted after the client has heard the exit
+                # namespace (not listed, its name free); its root is unmounted and its layers
+                # and the runtime's state deleted after the client has heard the exit
                 self.remove(lambda code=code: self._told_exit(code))
                 break
             self._told_exit(code)
@@ -507,21 +507,24 @@ class Monitor:
                 continue
         return False
 
-    def finish(self, code: int, oom: bool, delete_runtime: bool = True) -> None:
-        """The container has exited: its root unmounted, its network released, the exit
-        recorded; the runtime's state deleted unless ``remove`` does that later."""
+    def finish(self, code: int, oom: bool, removing: bool = False) -> None:
+        """The container has exited: its network released; unless it is ``removing`` (whose
+        ``remove`` does the rest once the client has heard the exit), the runtime's state
+        deleted, its root unmounted and the exit recorded."""
         from ..container.model import rfc3339nano
 
-        if delete_runtime:
+        if not removing:
             self.runtime.delete(self.id)
-        self._unmount()
+            self._unmount()
         try:
             c = self.records.load(self.id)
             from ..container import netattach
 
-            netattach.detach(self.view, c)
+            netattach.detach(self.view, c)  # before the client returns: an address it may reuse
         except Exception:
             pass
+        if removing:
+            return
 
         def stopped(rec):
             rec.state.running = False
@@ -647,6 +650,7 @@ class Monitor:
                     pass  # a volume left behind is listed by `volume ls` and `volume prune` takes it
             if unpublished is not None:
                 unpublished()
+            self._unmount()  # before the layers go (the driver would only detach it)
             if self.runtime.has_state(self.id):
                 self.runtime.delete(self.id)
 

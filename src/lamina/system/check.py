@@ -162,7 +162,7 @@ class StoreChecker:
             if not s.images.exists(entry.image_id):
                 out.append(Finding("tag of a missing image", entry.reference.familiar(), str(entry.image_id)))
 
-        out.extend(self._stale_mounts())
+        out.extend(self._stale_mounts(pending))
         if s.blobs.any():
             for path in s.blobs.orphans(s.live_diff_ids()):
                 out.append(Finding("orphaned blob", path))
@@ -240,9 +240,10 @@ class StoreChecker:
                     out.append(Finding("temporary file", path))
         return out
 
-    def _stale_mounts(self) -> list[Finding]:
+    def _stale_mounts(self, pending: set[str] = frozenset()) -> list[Finding]:
         """Mounts lamina made (a layer's or a probe's ``merged``) that no running container
-        owns: left by a process killed between mount and unmount."""
+        owns: left by a process killed between mount and unmount. A layer a live lease lists
+        as pending is not stale (a ``--rm`` container's monitor unmounts it while removing)."""
         from ..mount import mounts_under
 
         s = self.store
@@ -260,7 +261,8 @@ class StoreChecker:
         out = []
         for point in mounts_under(home):
             parent, leaf = os.path.split(point)
-            if leaf == "merged" and os.path.dirname(parent) in layer_parents and os.path.basename(parent) not in owned:
+            if (leaf == "merged" and os.path.dirname(parent) in layer_parents
+                    and os.path.basename(parent) not in owned and os.path.basename(parent) not in pending):
                 out.append(Finding("stale mount", point))
         return out
 
