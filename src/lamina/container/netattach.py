@@ -3,7 +3,8 @@
 At that moment the container's process exists (its network namespace is ``/proc/<pid>/ns/net``)
 but has not run a line of the user's program, so interfaces, addresses and routes set up here
 are there from its first instruction. ``none`` and ``host`` need nothing (a namespace with only
-loopback, or the host's own). Every other mode is the networks package's: it provides
+loopback, or the host's own), so the monitor starts those with one ``runc run --detach``
+(``needs_attach``). Every other mode is the networks package's: it provides
 ``lamina.network.attach_container(store, container, netns_path) -> dict`` (the NetworkSettings
 to record) and ``lamina.network.detach_container(store, container)``; until it exists, ``create``
 refuses those modes (``container.options.check_spec``).

@@ -5,21 +5,24 @@ It is to lamina what containerd-shim is to docker and conmon to podman. It
 * mounts the container's root filesystem (``merged/`` exists while the container runs) and
   writes its hostname, hosts and resolv.conf;
 * runs ``runc create``, calls the network step (``container.netattach``) while the process is
-  created but not started, then ``runc start``;
+  created but not started, then ``runc start``; where there is no network step (``none``,
+  ``host``), one ``runc run --detach`` instead (a Go launch fewer);
 * is the container's parent (PR_SET_CHILD_SUBREAPER), so it learns the exit status first-hand;
 * copies the container's stdout/stderr (or its terminal) into the json-file log in docker's
   format, and to the client that ran it in the foreground, and that client's stdin back in;
 * records Running/Pid/StartedAt and then ExitCode/FinishedAt/OOMKilled in config.v2.json;
 * applies the restart policy (docker's backoff: 100 ms doubling, reset after 10 s of running)
-  and ``--rm``.
+  and ``--rm`` (the container leaves the namespace, the client hears the exit, then the root,
+  the runtime's state and the layers go).
 
 It holds an exclusive flock on ``<exec-root>/<id>.monitor`` for its whole life: ``alive()``
 asks the kernel, so a killed monitor is never mistaken for a live one (no PID files).
 
 Why our own and not conmon (measured in bench/containers.py): conmon writes k8s-file or
 journald logs, not docker's json-file, and speaks podman's attach protocol; wrapping it would
-need a second process per container to translate. This one is started with ``python3 -S`` and
-imports only the standard library modules it uses.
+need a second process per container to translate. This one is a fork of ``lamina run`` (or a
+``python3 -S``) and imports only the standard library modules it uses (no ``json``: ``jsonc``;
+no ``subprocess``: ``os.posix_spawnp``).
 
 The client talks to it over inherited pipes: a status pipe (``started <pid>``, ``error <code>
 <message>``, ``exit <code>``), optional stdin/stdout/stderr of the client's terminal, and a
