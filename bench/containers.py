@@ -209,7 +209,9 @@ def main() -> None:
         for i in range(opts.idle):
             start_times.append(timed(lambda i=i: run(*lamina, "run", "-d", "--name", f"idle{i}", "busybox", "sleep", "3600")))
             run("docker", "run", "-d", "--network", "none", "--name", f"idle{i}", "busybox", "sleep", "3600", env=env)
-        time.sleep(1)
+        # idle: past lamina's IDLE_AFTER (the monitor has taken its idle form, runtime.waiter),
+        # and the same steady state for containerd-shim
+        time.sleep(3)
         monitors = pids_named("lamina-monitor")  # forked from the CLI or started as python3 -S
         shims = pids_matching("containerd-shim-runc-v2")
         ours, shim = memory(monitors), memory(shims)

@@ -256,3 +256,48 @@ def test_runtime_state_of_a_removed_container_is_found_and_repaired(ctr, data_ro
     ctr.run("system", "check", "--repair")
     assert ctr.run("system", "check").out.strip() == "The data root is consistent."
     assert not os.path.exists(os.path.join(root, gone)) and not os.path.exists(os.path.join(root, "runc", gone))
+
+
+def _monitor_of(data_root: str, cid: str) -> int | None:
+    from lamina.container.store import exec_root
+
+    lock = os.path.join(exec_root(data_root), f"{cid}.monitor")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == lock for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def test_an_idle_detached_container_is_watched_by_the_monitors_idle_form(ctr, data_root):
+    """After IDLE_AFTER a detached container's monitor is the small ``runtime.waiter`` (the
+    same process: the container's parent, holding its lock); the log goes on, and the exit,
+    a restart and ``--rm`` are handled as before."""
+    from lamina.runtime.monitor import IDLE_AFTER
+
+    cid = ctr.run("run", "-d", "--network", "none", "busybox", "sh", "-c",
+                  "trap 'echo bye; exit 7' TERM; i=0; while :; do echo line$i; i=$((i+1)); sleep 0.2; done").out.strip()
+    pid = _monitor_of(data_root, cid)
+    assert pid
+    assert _wait(lambda: b"lamina.runtime.waiter" in open(f"/proc/{pid}/cmdline", "rb").read(), IDLE_AFTER + 10)
+    assert _wait(lambda: open(f"/proc/{pid}/comm").read().strip() == "lamina-monitor")
+    assert _monitor_of(data_root, cid) == pid
+    seen = len(ctr.run("logs", cid).out.splitlines())
+    assert _wait(lambda: len(ctr.run("logs", cid).out.splitlines()) > seen + 2)
+    ctr.run("stop", cid)
+    assert _config(data_root, cid)["State"]["ExitCode"] == 7 and not _config(data_root, cid)["State"]["Running"]
+    assert ctr.run("logs", "--tail", "1", cid).out == "bye\n"
+
+    again = ctr.run("run", "-d", "--restart", "on-failure:1", "--network", "none", "busybox", "sh", "-c",
+                    f"sleep {IDLE_AFTER + 0.5}; echo ran; exit 3").out.strip()
+    assert _wait(lambda: _config(data_root, again)["RestartCount"] == 1 and not _config(data_root, again)["State"]["Running"], 30)
+    assert ctr.run("logs", again).out == "ran\nran\n"
+    assert _config(data_root, again)["State"]["ExitCode"] == 3
+
+    gone = ctr.run("run", "-d", "--rm", "--network", "none", "busybox", "sleep", str(IDLE_AFTER + 0.5)).out.strip()
+    assert _wait(lambda: gone not in ctr.run("ps", "-aq", "--no-trunc").out, 30)
+    from lamina.container.store import exec_root
+
+    assert _wait(lambda: not [n for n in os.listdir(exec_root(data_root)) if n.startswith(gone)])

@@ -44,6 +44,7 @@ RUN_BUDGET = {
     "lamina.network.files", "lamina.network.store", "lamina.network.service", "lamina.network.ipam",
     "lamina.runtime", "lamina.runtime.select", "lamina.runtime.lifecycle", "lamina.runtime.runc",
     "lamina.runtime.signals", "lamina.runtime.monitor", "lamina.runtime.execroot", "lamina.jsonc",
+    "lamina.runtime.jsonlog",
 }
 #: never on the run path
 NEVER = {"click", "site", "asyncio", "ssl", "http", "email", "zipfile", "importlib.metadata", "logging",

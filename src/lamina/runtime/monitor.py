@@ -39,66 +39,17 @@ import sys
 import time
 
 from .execroot import alive, bundle_dir, lock_path  # noqa: F401 (the exec root's layout, kept light for readers)
+from .jsonlog import LOG_LINE_MAX, JsonLog  # noqa: F401 (the log's home is jsonlog: the waiter shares it)
 
-LOG_LINE_MAX = 16 * 1024
+#: seconds a detached container runs before its monitor takes its idle form (``runtime.waiter``):
+#: short-lived ones (``run -d … true``) never pay for the exec
+IDLE_AFTER = 1.0
 
 
 class StartError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-class JsonLog:
-    """docker's json-file: one ``{"log": …, "stream": …, "time": …}`` object per line of output."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        self.partial = {"stdout": b"", "stderr": b""}
-
-    def write(self, stream: str, data: bytes) -> None:
-        from ..container.model import rfc3339nano
-
-        buf = self.partial[stream] + data
-        out = []
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                if len(buf) >= LOG_LINE_MAX:
-                    out.append(buf[:LOG_LINE_MAX])
-                    buf = buf[LOG_LINE_MAX:]
-                    continue
-                break
-            out.append(buf[: nl + 1])
-            buf = buf[nl + 1:]
-        self.partial[stream] = buf
-        if out:
-            stamp = rfc3339nano()
-            os.write(self.fd, "".join(_log_entry(line, stream, stamp) for line in out).encode())
-
-    def flush(self) -> None:
-        """Output that ended without a newline is logged as it is (docker's partial entry)."""
-        for stream, rest in list(self.partial.items()):
-            if rest:
-                self.partial[stream] = b""
-                self._write_raw(stream, rest)
-
-    def _write_raw(self, stream: str, data: bytes) -> None:
-        from ..container.model import rfc3339nano
-
-        os.write(self.fd, _log_entry(data, stream, rfc3339nano()).encode())
-
-    def close(self) -> None:
-        self.flush()
-        os.close(self.fd)
-
-
-def _log_entry(data: bytes, stream: str, stamp: str) -> str:
-    """One json-file line: ``json.dumps({"log": …, "stream": …, "time": …}, ensure_ascii=False)``
-    byte for byte, by json's own C quoting (``jsonc``), without loading ``json`` in the monitor."""
-    from ..jsonc import quote
-
-    return f'{{"log": {quote(data.decode("utf-8", "replace"))}, "stream": {quote(stream)}, "time": {quote(stamp)}}}\n'
 
 
 class Monitor:
@@ -152,33 +103,45 @@ class Monitor:
         self._close_status()
 
     # life ----------------------------------------------------------------------------------
-    def run(self) -> None:
-        os.makedirs(self.exec_root, exist_ok=True)
-        lock_fd = os.open(lock_path(self.exec_root, self.id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.report("error 125 container is already running")
-            return
-        _set_subreaper()
-        try:
-            import _signal as signal  # without ``signal``'s enums (enum: ~2 ms of every start)
-        except ImportError:  # pragma: no cover - CPython has it
-            import signal
-
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        backoff = 0.1
-        first = True
-        while True:
+    def run(self, resumed: dict | None = None, status: int | None = None) -> None:
+        """The container's life: start, watch, record the exit, restart or remove. ``resumed``:
+        the state the idle form (``runtime.waiter``) hands back with the exit ``status`` of
+        the container it watched; the loop goes on from there."""
+        if resumed is None:
+            os.makedirs(self.exec_root, exist_ok=True)
+            lock_fd = os.open(lock_path(self.exec_root, self.id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                pid, started = self.launch(first)
-            except StartError as exc:
-                self.fail_start(exc)
-                break
-            self.report(f"started {pid}")
-            code, oom = self.pump(pid)
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.report("error 125 container is already running")
+                return
+            _set_subreaper()
+            try:
+                import _signal as signal  # without ``signal``'s enums (enum: ~2 ms of every start)
+            except ImportError:  # pragma: no cover - CPython has it
+                import signal
+
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            backoff = 0.1
+            first = True
+        else:  # the flock, the subreaper mark and the ignored signals outlived the exec
+            lock_fd, backoff, first = resumed["lock_fd"], resumed["backoff"], False
+        while True:
+            if resumed is not None:
+                pid, started = resumed["pid"], time.monotonic() - resumed["ran_for"]
+                code, oom = self._ended(status)
+                resumed = None
+            else:
+                try:
+                    pid, started = self.launch(first)
+                except StartError as exc:
+                    self.fail_start(exc)
+                    break
+                self.lock_fd, self.backoff, self.started = lock_fd, backoff, started
+                self.report(f"started {pid}")
+                code, oom = self.pump(pid)
             ran_for = time.monotonic() - started
             restart = self.should_restart(code)
             remove = not restart and self.auto_remove()
@@ -426,8 +389,14 @@ class Monitor:
             poller.register(pidfd, select.POLLIN)
         status = None
         exited_at = None
+        idle_at = time.monotonic() + IDLE_AFTER if self._detached() else None
         while sources:
-            timeout = 100 if pidfd < 0 or exited_at is not None else None
+            if pidfd < 0 or exited_at is not None:
+                timeout = 100
+            elif idle_at is not None:
+                timeout = max(0, int((idle_at - time.monotonic()) * 1000) + 1)
+            else:
+                timeout = None
             for fd, _event in poller.poll(timeout):
                 if fd in sources:
                     try:
@@ -458,10 +427,17 @@ class Monitor:
                     exited_at = time.monotonic()
             if exited_at is not None and time.monotonic() - exited_at > 2:
                 break  # a process that escaped the pid namespace's end holds the pipe: stop reading
+            if idle_at is not None and status is None and time.monotonic() >= idle_at:
+                idle_at = None
+                self._become_idle(pid, sources)  # returns only if the exec failed
         if status is None:
             status = _reap(pid)
         if pidfd >= 0:
             os.close(pidfd)
+        return self._ended(status)
+
+    def _ended(self, status: int | None) -> tuple[int, bool]:
+        """The log closed, the pipes closed, the exit code (128+n for signal n) and OOM flag."""
         self.log.close()
         oom = self._oom_killed()
         self._close_io()
@@ -469,6 +445,41 @@ class Monitor:
         if code < 0:
             code = 128 - code
         return code, oom
+
+    def _detached(self) -> bool:
+        """No client is attached (``run -d``, ``start`` without ``-a``): nothing but the log
+        reads the output, so the idle form can watch the container."""
+        return self.sink_in < 0 and self.sink_out < 0 and self.sink_err < 0 and self.winch_fd < 0
+
+    def _become_idle(self, pid: int, sources: dict[int, str]) -> None:
+        """Replace this process by the idle form of the monitor (``runtime.waiter``): the same
+        process (the container's parent, its subreaper mark, its flock and pipes kept), a fresh
+        ``python3 -I -S`` that has loaded next to nothing. A forked monitor carries the
+        heap of the ``lamina run`` it came from (and a started one the network, the spec,
+        the seccomp profile); an idle container should cost what containerd-shim does."""
+        from ..jsonc import dumps_compact
+
+        state = {
+            "opts": {**self.opts, "status_fd": -1, "stdin": -1, "stdout": -1, "stderr": -1, "winch_fd": -1},
+            "pid": pid, "lock_fd": self.lock_fd, "backoff": self.backoff,
+            "ran_for": time.monotonic() - self.started, "tty": self.tty, "merged": self.merged,
+            "sources": {str(fd): stream for fd, stream in sources.items()},
+            "out_r": self.out_r, "err_r": self.err_r, "in_w": self.in_w, "master": self.master,
+            "log_fd": self.log.fd, "partial": {k: v.decode("latin-1") for k, v in self.log.partial.items()},
+        }
+        kept = [self.lock_fd, self.log.fd, self.out_r, self.err_r, self.in_w, self.master]
+        for fd in kept:
+            if fd >= 0:
+                os.set_inheritable(fd, True)
+        self._close_status()
+        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from lamina.runtime.waiter import main; main()"
+        try:
+            os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", code, here, dumps_compact(state)])
+        except OSError:
+            for fd in kept:
+                if fd >= 0:
+                    os.set_inheritable(fd, False)
 
     def _output(self, stream: str, data: bytes) -> None:
         self.log.write(stream, data)
@@ -760,6 +771,20 @@ def _set_subreaper() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_NAME, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)
+
+
+def resume(state: dict, log: JsonLog, status: int | None) -> None:
+    """The idle form's way back (``runtime.waiter``): the container it watched has exited with
+    ``status``; record it and go on (restart, ``--rm``) as the monitor it was; never returns."""
+    try:
+        monitor = Monitor(state["opts"])
+        monitor.log, monitor.tty, monitor.merged = log, state["tty"], state["merged"]
+        monitor.out_r, monitor.err_r, monitor.in_w, monitor.master = (
+            state["out_r"], state["err_r"], state["in_w"], state["master"])
+        monitor.run(resumed=state, status=status)
+    except Exception:
+        pass
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
