@@ -298,7 +298,10 @@ class Monitor:
         self.out_r, self.err_r, self.in_w = out_r, err_r, in_w
         if code != 0:
             return Created(code, _drain(err_r))
-        _drain(err_r, block=False)  # runc's own chatter before the program runs: not the container's
+        if args[0] == "create":
+            # runc's own chatter before the program runs: not the container's. After ``run
+            # --detach`` the program has run already, and what is there is its own output
+            _drain(err_r, block=False)
         return Created(code, b"")
 
     def _create_with_terminal(self, args: list[str], runc_log: str):
