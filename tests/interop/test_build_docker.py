@@ -9,7 +9,6 @@ filesystem, as docker sees it) and inspected.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -56,20 +55,6 @@ def _context(path):
     (path / "pkg.tar.gz").write_bytes(payload.getvalue())
 
 
-def _export(dockerd, image: str) -> dict[str, tuple]:
-    cid = dockerd.docker("create", image).stdout.decode().strip()
-    try:
-        data = dockerd.docker("export", cid).stdout
-    finally:
-        dockerd.docker("rm", cid)
-    out = {}
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for m in tar:
-            content = hashlib.sha256(tar.extractfile(m).read()).hexdigest() if m.isreg() else m.linkname
-            out[m.name.rstrip("/")] = (m.type, m.mode, m.uid, m.gid, content)
-    return out
-
-
 def test_classic_builder_and_lamina_agree(dockerd, lamina, busybox_tar, tmp_path):
     lamina.run("image", "import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest")
     saved = tmp_path / "busybox.tar"
@@ -87,7 +72,7 @@ def test_classic_builder_and_lamina_agree(dockerd, lamina, busybox_tar, tmp_path
     lamina.run("save", "-o", str(ours), "built:lamina")
     dockerd.docker("load", "-i", str(ours))
 
-    theirs_fs, ours_fs = _export(dockerd, "built:docker"), _export(dockerd, "built:lamina")
+    theirs_fs, ours_fs = dockerd.exported_files("built:docker"), dockerd.exported_files("built:lamina")
     assert ours_fs == theirs_fs
 
     def inspect(name):

@@ -22,7 +22,7 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -194,16 +194,21 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def write_layer_from_overlay_upper(upper: str, out: BinaryIO) -> CreatedLayer:
-    """The layer tar for an overlay upper (or a layer's ``diff``) directory."""
+def write_layer_from_overlay_upper(
+    upper: str, out: BinaryIO, visit: Callable[[str, os.stat_result], None] | None = None
+) -> CreatedLayer:
+    """The layer tar for an overlay upper (or a layer's ``diff``) directory. ``visit(rel, st)``
+    is called for every entry once it is written (sockets too, which are not)."""
     writer = _LayerWriter(out)
     for rel, st in _expand(upper, _children(upper, "")):
         if _is_overlay_whiteout(st):
             writer.whiteout(rel, st)
-            continue
-        writer.add(upper, rel, st)
-        if stat.S_ISDIR(st.st_mode) and _is_opaque(os.path.join(upper, rel)):
-            writer.opaque(rel, st)
+        else:
+            writer.add(upper, rel, st)
+            if stat.S_ISDIR(st.st_mode) and _is_opaque(os.path.join(upper, rel)):
+                writer.opaque(rel, st)
+        if visit is not None:
+            visit(rel, st)
     return writer.close()
 
 

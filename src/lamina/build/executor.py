@@ -657,7 +657,7 @@ class Builder:
         created_by: str | None = None,
         announce: bool = True,
     ) -> None:
-        from ..image.commit import CommitSpec, TarLayer, UpperDirLayer, commit_image
+        from ..image.commit import CommitSpec, MovedUpperDir, TarLayer, commit_image
 
         container_config = copy.deepcopy(container_config)
         container_config["Image"] = str(state.image_id) if state.image_id else ""
@@ -670,7 +670,8 @@ class Builder:
         )
         clamp = self.options.source_date_epoch
         if upper is not None:
-            image_id = commit_image(self.images, state.image_id, UpperDirLayer(upper), spec)
+            # the step's container is removed next: its upper directory becomes the layer
+            image_id = commit_image(self.images, state.image_id, MovedUpperDir(upper), spec)
         elif items:
             with copier.layer_stream(items, clamp) as stream:
                 image_id = commit_image(self.images, state.image_id, TarLayer(stream), spec)

@@ -55,7 +55,10 @@ def _attached(handle, output: BinaryIO | None) -> int:
 
     read_end, write_end = os.pipe()
     try:
-        channel = start(handle, Attach(stdout=write_end, stderr=write_end))
+        # the monitor as a fork of the builder (as the lean ``run`` has it): no second
+        # interpreter start-up per step; it lives only as long as the step's container, and a
+        # builder with threads (an API server) still gets a fresh one (``lifecycle._may_fork``)
+        channel = start(handle, Attach(stdout=write_end, stderr=write_end), fork=True)
     except BaseException:
         os.close(read_end)
         raise

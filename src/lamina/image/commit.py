@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ..store.store import Store
     from .service import ImageService
 
-__all__ = ["CommitSpec", "LayerSource", "TarLayer", "UpperDirLayer", "commit_image", "EMPTY_TAR_DIFF_ID"]
+__all__ = ["CommitSpec", "LayerSource", "TarLayer", "UpperDirLayer", "MovedUpperDir", "commit_image", "EMPTY_TAR_DIFF_ID"]
 
 #: sha256 of 1024 zero bytes: the tar with no entries (docker's ``layer.DigestSHA256EmptyTar``)
 EMPTY_TAR_DIFF_ID = Digest("sha256", "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef")
@@ -89,6 +89,28 @@ class UpperDirLayer:
 
 
 @dataclass(frozen=True)
+class MovedUpperDir:
+    """An overlay upper directory that is the caller's to give away (a build step's container,
+    removed right after the commit): under overlay2 it is moved into the new layer
+    (``Store.adopt_layer``) instead of being copied; elsewhere it is read as
+    :class:`UpperDirLayer` is."""
+
+    path: str
+
+    def register(self, store: Store, lease, parent: LayerRecord | None) -> Digest | None:
+        try:
+            entries = os.listdir(self.path)
+        except FileNotFoundError:
+            raise NotFound(f"no such layer directory: {self.path}") from None
+        if not entries:
+            return None  # the empty tar: no layer, as docker decides
+        if store.driver.whiteouts != "overlay":
+            with UpperDirLayer(self.path).open() as stream:
+                return _register_layer(store, lease, parent, stream)
+        return store.adopt_layer(lease, parent, self.path).diff_id
+
+
+@dataclass(frozen=True)
 class CommitSpec:
     """What the new image says about itself.
 
@@ -110,7 +132,7 @@ class CommitSpec:
 def commit_image(
     images: ImageService,
     parent: Digest | None,
-    layer: LayerSource | None,
+    layer: LayerSource | MovedUpperDir | None,
     spec: CommitSpec,
     reference: str | None = None,
 ) -> Digest:
@@ -133,7 +155,9 @@ def commit_image(
                 if top is None:
                     raise StoreCorrupt(f"image {parent} has a missing layer {chain}")
         diff_id: Digest | None = None
-        if layer is not None:
+        if isinstance(layer, MovedUpperDir):
+            diff_id = layer.register(store, lease, top)
+        elif layer is not None:
             with layer.open() as stream:
                 diff_id = _register_layer(store, lease, top, stream)
         doc = child_config(parent_doc, parent_diff_ids, diff_id, spec)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import _thread  # threading's RLock and local are these; the module costs a millisecond more
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -200,7 +201,6 @@ class Store:
         ``system check`` leaves it alone; if this process dies, the next check removes it.
         """
         from ..archive.apply import apply_layer
-        from .fileindexes import index_new_layer
 
         cache_id = os.urandom(32).hex()
         lease.add_pending(cache_id)
@@ -216,21 +216,70 @@ class Store:
                     f"layer content does not match its DiffID: expected {expected_diff_id}, "
                     f"got {applied.diff_id}"
                 )
-            index_new_layer(tmp, str(applied.diff_id))  # in the entry before it is renamed in
-            chain = next_chain_id(parent.chain_id if parent else None, applied.diff_id)
             size = tree_size(diff_dir) if self.driver.whiteouts == "overlay" else applied.size
-            record = LayerRecord(chain, applied.diff_id, parent.chain_id if parent else None, size, cache_id)
-            with self.lock():
-                lease.pin(chain.hex)
-                if self.layers.exists(chain) or not self.layers.commit(tmp, record):
-                    self._discard(cache_id, tmp)
-                    return self.layers.get(chain)
-            return record
+            return self._register_layer(lease, parent, cache_id, tmp, applied.diff_id, size)
         except BaseException:
             self._discard(cache_id, tmp)
             raise
         finally:
             lease.drop_pending(cache_id)
+
+    def adopt_layer(self, lease: leases.Lease, parent: LayerRecord | None, directory: str) -> LayerRecord:
+        """Register the overlay upper directory ``directory`` as a layer on ``parent`` by
+        moving it into the new layer's ``diff`` (``archive.adopt``: the tar is produced only to
+        hash it and record its tar-split). For a build step's container, removed right after:
+        its files are not written twice. overlay2 only (``driver.whiteouts == "overlay"``);
+        ``directory`` must be on the driver's file system. On failure it is moved back.
+        """
+        from ..archive.adopt import adopt_upper
+
+        cache_id = os.urandom(32).hex()
+        lease.add_pending(cache_id)
+        tmp = self.layers.new_tmp_dir(cache_id)
+        diff_dir = ""
+        try:
+            diff_dir = self.driver.create(cache_id, parent.cache_id if parent else None)
+            fresh = os.stat(diff_dir)
+            os.rmdir(diff_dir)
+            try:
+                os.rename(directory, diff_dir)
+            except BaseException:
+                os.mkdir(diff_dir)  # _discard removes the driver directory whole
+                diff_dir = ""
+                raise
+            # the layer's root as the driver makes it (the tar has no entry for it)
+            os.chown(diff_dir, fresh.st_uid, fresh.st_gid)
+            os.chmod(diff_dir, stat.S_IMODE(fresh.st_mode))
+            with open(os.path.join(tmp, TAR_SPLIT), "wb") as split:
+                diff_id, _ = adopt_upper(diff_dir, split)
+            return self._register_layer(lease, parent, cache_id, tmp, diff_id, tree_size(diff_dir))
+        except BaseException:
+            if diff_dir:
+                try:
+                    os.rename(diff_dir, directory)
+                except OSError:
+                    pass
+            self._discard(cache_id, tmp)
+            raise
+        finally:
+            lease.drop_pending(cache_id)
+
+    def _register_layer(
+        self, lease: leases.Lease, parent: LayerRecord | None, cache_id: str, tmp: str, diff_id: Digest, size: int
+    ) -> LayerRecord:
+        """The layerdb entry of a filled driver directory, renamed into place under the lock;
+        the layer already stored if another writer registered the same ChainID first."""
+        from .fileindexes import index_new_layer
+
+        index_new_layer(tmp, str(diff_id))  # in the entry before it is renamed in
+        chain = next_chain_id(parent.chain_id if parent else None, diff_id)
+        record = LayerRecord(chain, diff_id, parent.chain_id if parent else None, size, cache_id)
+        with self.lock():
+            lease.pin(chain.hex)
+            if self.layers.exists(chain) or not self.layers.commit(tmp, record):
+                self._discard(cache_id, tmp)
+                return self.layers.get(chain)
+        return record
 
     def _discard(self, cache_id: str, tmp: str) -> None:
         self.driver.remove(cache_id)

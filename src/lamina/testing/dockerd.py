@@ -89,6 +89,25 @@ class Dockerd:
             raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.decode(errors='replace')}")
         return proc
 
+    def exported_files(self, image: str) -> dict[str, tuple]:
+        """The merged filesystem of ``image`` as this dockerd exports it (``create`` +
+        ``export``): path -> (tar type, mode, uid, gid, sha256 of the content or link target)."""
+        import hashlib
+        import io
+        import tarfile
+
+        cid = self.docker("create", image).stdout.decode().strip()
+        try:
+            data = self.docker("export", cid).stdout
+        finally:
+            self.docker("rm", cid)
+        out = {}
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for m in tar:
+                content = hashlib.sha256(tar.extractfile(m).read()).hexdigest() if m.isreg() else m.linkname
+                out[m.name.rstrip("/")] = (m.type, m.mode, m.uid, m.gid, content)
+        return out
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
