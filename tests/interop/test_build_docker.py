@@ -91,3 +91,22 @@ def test_classic_builder_and_lamina_agree(dockerd, lamina, busybox_tar, tmp_path
         return [re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:<sum>", row) for row in rows]
 
     assert created_by("built:lamina") == created_by("built:docker")
+
+    # a child of each: the ONBUILD trigger runs once, and the child's OnBuild is docker's null
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "page.html").write_text("<h1>child</h1>\n")
+    (child / "Dockerfile").write_text("ARG BASE\nFROM $BASE\n")  # copied by the trigger: the same in both
+    proc = subprocess.run(["docker", "build", "--build-arg", "BASE=built:docker", "-t", "child:docker", str(child)],
+                          env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lamina.run("build", "--build-arg", "BASE=built:lamina", "-t", "child:lamina", str(child))
+    lamina.run("save", "-o", str(ours), "child:lamina")
+    dockerd.docker("load", "-i", str(ours))
+    theirs, mine = inspect("child:docker"), inspect("child:lamina")
+    assert theirs["Config"]["OnBuild"] is None
+    for doc in (theirs, mine):
+        doc["Config"].pop("Image")
+        doc["Config"].pop("Hostname", None)
+    assert mine["Config"] == theirs["Config"]
+    assert dockerd.exported_files("child:lamina") == dockerd.exported_files("child:docker")

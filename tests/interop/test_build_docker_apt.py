@@ -11,7 +11,9 @@ content (sha256, or the link target). Times are not compared (every build has it
 
 What legitimately differs between two runs of the same ``apt-get`` is listed in
 ``RUN_SPECIFIC``: those paths must exist in both images with the same type, mode and owner,
-only their content is not compared. Nothing else is excluded.
+only their content is not compared. Nothing else is excluded: apt's package lists are compared
+too (both builds fetch them within minutes of each other; a mirror update in between would show
+here as different lists and packages, which is a real difference between the two images).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ RUN_SPECIFIC = {
     "var/log/apt/history.log": "apt's log of the run, with its start and end times",
     "var/log/apt/term.log": "apt's terminal log, with its start and end times",
     "var/log/dpkg.log": "dpkg's log, every line timestamped",
-    "var/log/apt/eipp.log.xz": "apt's solver log, compressed with the run's time",
+    "var/log/alternatives.log": "update-alternatives' log, every line timestamped",
     # apt's binary caches record the mtimes of the lists they were built from
     "var/cache/apt/pkgcache.bin": "apt's binary cache: holds the index files' mtimes",
     "var/cache/apt/srcpkgcache.bin": "apt's binary cache: holds the index files' mtimes",

@@ -360,9 +360,10 @@ class Builder:
         state.run_config["OpenStdin"] = False
         state.run_config["StdinOnce"] = False
         triggers = state.run_config.get("OnBuild") or []
-        if image_id is not None:
-            state.run_config["OnBuild"] = []
         if triggers:
+            # docker's initializeStage: the triggers run once, and the child has none (null);
+            # a base without triggers keeps its OnBuild as it is
+            state.run_config["OnBuild"] = None
             word = "trigger" if len(triggers) == 1 else "triggers"
             self.emit(f"# Executing {len(triggers)} build {word}")
             for text in triggers:
