@@ -125,6 +125,9 @@ def test_repositories_docker_shape(tmp_path):
     assert repos.set(refs.parse("busybox:latest"), a) is None
     assert repos.set(refs.parse("localhost:5000/x/y:1"), a) is None
     assert repos.set(refs.parse("busybox:latest"), b) == a
+    inode = os.stat(tmp_path / "repositories.json").st_ino
+    assert repos.set(refs.parse("busybox:latest"), b) is None  # unchanged: nothing written (docker)
+    assert os.stat(tmp_path / "repositories.json").st_ino == inode
     doc = json.loads((tmp_path / "repositories.json").read_text())
     assert doc == {
         "Repositories": {

@@ -75,6 +75,8 @@ class Repositories:
         repos = self._load()
         refmap = repos.setdefault(ref.familiar_name, {})
         old = refmap.get(ref.familiar())
+        if old == str(image_id):
+            return None  # docker's addReference: the same tag on the same image writes nothing
         refmap[ref.familiar()] = str(image_id)
         self._save(repos)
         return Digest.parse(old) if old and old != str(image_id) else None
