@@ -182,10 +182,12 @@ def start(handle: ContainerHandle, attach: Attach | None = None, fork: bool = Fa
             return None
         if c.state.removal_in_progress or c.state.dead:
             raise Conflict("container is marked for removal and cannot be started")
+        stale = c.has_been_manually_stopped or (c.state.started_at == ZERO_TIME and c.state.error)
         c.has_been_manually_stopped = False
         if c.state.started_at == ZERO_TIME:
             c.state.error = ""
-        records.save(c)
+        if stale:  # a fresh container (every ``run``) has nothing to rewrite
+            records.save(c)
     channel = spawn_monitor(handle, attach, fork)
     kind, value, message = channel.next()
     if kind == "started":
