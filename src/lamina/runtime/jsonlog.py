@@ -1,8 +1,8 @@
 """docker's json-file log: one ``{"log": …, "stream": …, "time": …}`` object per line of output.
 
 Written by the monitor (``runtime.monitor``) and by its idle form (``runtime.waiter``), which
-must load next to nothing: so this module imports only ``os``, ``time`` and CPython's ``_json``
-(the C quoting ``json.dumps`` itself calls), and keeps its own copy of the timestamp format.
+must load next to nothing: so this module imports only ``os`` and ``time``, and keeps its own
+copy of the timestamp format. Lines are dockerd's own bytes (``tests/interop`` compares them).
 """
 
 import os
@@ -13,13 +13,19 @@ __all__ = ["JsonLog", "LOG_LINE_MAX", "rfc3339nano"]
 #: docker splits longer lines into partial entries of this size
 LOG_LINE_MAX = 16 * 1024
 
-try:
-    from _json import encode_basestring as _quote
-except ImportError:  # pragma: no cover - CPython has it
-    from json import dumps as _dumps
 
-    def _quote(text: str) -> str:
-        return _dumps(text, ensure_ascii=False)
+def _escapes() -> dict[int, str]:
+    """docker's string escaping in json-file lines (its jsonlog writer, not Go's encoder): ``"``
+    and ``\\`` backslashed, ``\\n`` and ``\\r`` as such, every other control character and
+    ``<``, ``>``, ``&`` as ``\\u00XX``, U+2028/U+2029 escaped, an invalid byte as ``\\ufffd``,
+    the rest of UTF-8 as it is."""
+    table = {c: f"\\u{c:04x}" for c in range(0x20)}
+    table.update({ord("\n"): "\\n", ord("\r"): "\\r", ord('"'): '\\"', ord("\\"): "\\\\"})
+    table.update({ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029\ufffd"})
+    return table
+
+
+_ESCAPES = _escapes()
 
 
 def rfc3339nano(ns: int | None = None) -> str:
@@ -33,9 +39,9 @@ def rfc3339nano(ns: int | None = None) -> str:
 
 
 def log_entry(data: bytes, stream: str, stamp: str) -> str:
-    """One json-file line: ``json.dumps({"log": …, "stream": …, "time": …}, ensure_ascii=False)``
-    byte for byte."""
-    return f'{{"log": {_quote(data.decode("utf-8", "replace"))}, "stream": {_quote(stream)}, "time": {_quote(stamp)}}}\n'
+    """One json-file line, byte for byte as dockerd writes it (compact, its escaping)."""
+    text = data.decode("utf-8", "replace").translate(_ESCAPES)
+    return f'{{"log":"{text}","stream":"{stream}","time":"{stamp}"}}\n'
 
 
 class JsonLog:
