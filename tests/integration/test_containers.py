@@ -220,6 +220,31 @@ def test_dead_monitor_is_found_and_repaired(ctr, data_root):
     assert "Exited" in ctr.run("ps", "-a").out
 
 
+def test_start_after_the_monitor_died(ctr, data_root):
+    """A container whose monitor and process were killed starts again: the network endpoint
+    the dead monitor could not release is taken back (``start`` failed with "endpoint with
+    name … already exists"), and ``start`` itself marks a lost monitor's container exited
+    under the lock it holds (``refresh`` there would take that lock a second time)."""
+    cid = ctr.run("run", "-d", "busybox", "sleep", "60").out.strip()
+    from lamina.container.store import exec_root
+
+    lock = os.path.join(exec_root(data_root), f"{cid}.monitor")
+    holders = subprocess.run(["fuser", lock], capture_output=True, text=True).stdout.split() if shutil.which("fuser") else []
+    if not holders:
+        pytest.skip("fuser is not installed (psmisc)")
+    pid = _config(data_root, cid)["State"]["Pid"]
+    for holder in holders:
+        os.kill(int(holder), signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    assert _wait(lambda: not os.path.exists(f"/proc/{pid}"))
+    started = subprocess.run(ctr.argv("start", cid), capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    assert _wait(lambda: _config(data_root, cid)["State"]["Running"])
+    assert _config(data_root, cid)["State"]["Pid"] != pid
+    ctr.run("rm", "-f", cid)
+    assert ctr.run("system", "check").out.strip() == "The data root is consistent."
+
+
 def test_run_rm_takes_anonymous_volumes_not_named_ones(ctr, busybox_tar):
     """docker's ``--rm``: the container goes with the anonymous volumes an image's VOLUME gave
     it, in the foreground and detached; a named volume stays."""

@@ -157,16 +157,21 @@ class ContainerService:
     def refresh(self, container: Container) -> Container:
         """The container with a dead monitor's "running" corrected (a killed monitor or a
         reboot): docker's daemon does the same on restart, marking it exited."""
-        if not container.state.running:
+        if not self.monitor_lost(container):
             return container
+        return self.records.update(container.id, mark_lost)
+
+    def monitor_lost(self, container: Container) -> bool:
+        """Whether ``container`` says it runs while neither its monitor nor its process lives."""
+        if not container.state.running:
+            return False
         from ..runtime.execroot import alive
 
-        if alive(self.records.exec_root, container.id) or _pid_alive(container.state.pid):
-            return container
-        return self.records.update(container.id, _mark_lost)
+        return not (alive(self.records.exec_root, container.id) or _pid_alive(container.state.pid))
 
 
-def _mark_lost(container: Container) -> None:
+def mark_lost(container: Container) -> None:
+    """Record a container whose monitor died as exited (docker's daemon does so on restart)."""
     from .model import rfc3339nano
 
     if not container.state.running:

@@ -263,8 +263,11 @@ class NetworkService:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
         sandbox = Sandbox(netns, inode(netns))
         with self._lock():
-            if self.store.endpoint(net.id, container_id):
-                raise Conflict(f"endpoint with name {container_name} already exists in network {net.name}")
+            stale = self.store.endpoint(net.id, container_id)
+            if stale is not None:
+                if stale.sandbox and stale.sandbox.alive():
+                    raise Conflict(f"endpoint with name {container_name} already exists in network {net.name}")
+                self._teardown(stale)  # its namespace is gone (a killed monitor left it): taken back
             self._check_aliases(net, container_id, [container_name, *aliases])
             try:
                 addr = self.store.leases(net.id).acquire(net.pools[0], container_id, ip)

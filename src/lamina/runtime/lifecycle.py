@@ -175,7 +175,14 @@ def start(handle: ContainerHandle, attach: Attach | None = None, fork: bool = Fa
     records = handle.service.records
     with records.locked(handle.id):
         c = records.load(handle.id)
-        c = handle.service.refresh(c) if c.state.running else c
+        if handle.service.monitor_lost(c):
+            # refresh() would take the lock we hold again (a second flock of this process
+            # on a new descriptor waits forever): mark it here and save under our hold
+            from ..container.service import mark_lost
+
+            mark_lost(c)
+            records.save(c)
+            _release_after_lost_monitor(handle, c)
         if c.state.running:
             if c.state.paused:
                 raise Conflict("cannot start a paused container, try unpause instead")
@@ -294,13 +301,19 @@ def remove(handle: ContainerHandle, force: bool = False, volumes: bool = False) 
     deadline = time.monotonic() + 10
     while alive(records.exec_root, c.id) and time.monotonic() < deadline:
         time.sleep(0.01)  # the monitor is unmounting and writing the exit; let it finish
-    _cleanup_runtime(handle)
-    from ..network.containers import detach_container
-
-    detach_container(records.store, c)  # what a dead monitor could not release (no-op otherwise)
+    _release_after_lost_monitor(handle, c)  # what a dead monitor could not (no-op otherwise)
     records.remove(c.id)
     if volumes:
         _remove_anonymous_volumes(handle, c)
+
+
+def _release_after_lost_monitor(handle: ContainerHandle, c: Any) -> None:
+    """What a dead monitor held and could not give back: runc's state, the mounted root, the
+    network endpoint (``remove`` does the same before it deletes)."""
+    _cleanup_runtime(handle)
+    from ..network.containers import detach_container
+
+    detach_container(handle.service.records.store, c)
 
 
 def _cleanup_runtime(handle: ContainerHandle) -> None:

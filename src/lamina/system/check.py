@@ -324,9 +324,9 @@ class StoreChecker:
         elif finding.kind == "unfinished container":
             shutil.rmtree(finding.path, ignore_errors=True)
         elif finding.kind == "container whose monitor died":
-            from ..container.service import _mark_lost
+            from ..container.service import mark_lost
 
-            records.update(name, _mark_lost)
+            records.update(name, mark_lost)
             self._clear_runtime(records, name)
             if records.load(name).host_config.get("AutoRemove"):
                 records.remove(name)
