@@ -9,14 +9,14 @@ character device and ``.wh..wh..opq`` the ``trusted.overlay.opaque`` xattr under
 
 Safety: every entry is written relative to a directory fd from :mod:`.safepath`, so no ``..``,
 absolute path, symlink or hard link in the archive can make a write land outside ``dest``.
-The stream is read to its very end and hashed on the way, so the DiffID returned is the hash of
-every byte, trailer padding included, exactly as docker computes it.
+The stream is read to its very end and hashed on the way (by :mod:`.pipeline`'s worker, which
+also decompresses it), so the DiffID returned is the hash of every byte, trailer padding
+included, exactly as docker computes it.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import shutil
@@ -28,8 +28,14 @@ from typing import BinaryIO
 from ..digest import Digest
 from ..errors import InvalidArgument, LaminaError, RuntimeFailure, UnsafeArchive
 from .compression import Limits
+from .pipeline import LayerFeed
 from .safepath import clean_member_name, open_dir_beneath
+from .tarentries import member_entry
 from .tarstream import TarStream
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .fileindex import IndexBuilder
 
 __all__ = ["AppliedLayer", "apply_layer", "WHITEOUT_PREFIX", "OPAQUE_MARKER"]
 
@@ -48,40 +54,6 @@ class AppliedLayer:
     tar_size: int
     #: bytes of regular-file content the layer holds (docker's layer size for vfs)
     size: int
-
-
-class _HashingReader(io.RawIOBase):
-    """Hashes and counts everything read through it, and enforces the size limit."""
-
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
-        self._raw = raw
-        self._hash = hashlib.sha256()
-        self._limit = limit
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        into = getattr(self._raw, "readinto", None)
-        if into is not None:  # straight into the caller's buffer: one copy less per MiB
-            n = into(buffer) or 0
-            data = memoryview(buffer)[:n]
-        else:
-            data = self._raw.read(len(buffer))
-            n = len(data)
-            buffer[:n] = data
-        if n:
-            self._hash.update(data)
-            self.count += n
-            if self.count > self._limit:
-                raise UnsafeArchive(
-                    f"layer is larger than the {self._limit}-byte limit; refusing it"
-                )
-        return n
-
-    def digest(self) -> Digest:
-        return Digest("sha256", self._hash.hexdigest())
 
 
 class _Extractor:
@@ -339,21 +311,34 @@ def apply_layer(
     limits: Limits | None = None,
     same_owner: bool = True,
     record: BinaryIO | None = None,
+    compression: str | None = "none",
+    index: IndexBuilder | None = None,
 ) -> AppliedLayer:
-    """Extract the uncompressed tar ``stream`` into ``dest`` and return its DiffID and sizes.
+    """Extract the tar ``stream`` into ``dest`` and return its DiffID and sizes.
 
-    With ``record``, the layer's tar-split (:mod:`.tarsplit`) is written there on the way.
+    ``stream`` is compressed as ``compression`` says ("none" by default; None detects it).
+    It is read, decompressed and hashed by a :class:`.pipeline.LayerFeed` worker while this
+    thread extracts. With ``record``, the layer's tar-split (:mod:`.tarsplit`) is written
+    there on the way, and with ``index`` every entry goes into that file index builder.
 
     Raises UnsafeArchive for entries that would escape ``dest`` and InvalidArgument for a
     malformed tar; ``dest`` may then hold a partial layer, which the caller discards.
     """
-    limits = limits or Limits()
-    hashing = _HashingReader(stream, limits.max_uncompressed)
-    buffered = io.BufferedReader(hashing, buffer_size=_CHUNK)
-    tar = TarStream(buffered, record)
+    feed = LayerFeed(stream, compression, limits or Limits())
+    try:
+        tar = TarStream(io.BufferedReader(feed, buffer_size=_CHUNK), record)
+        extracted = _extract(tar, dest, whiteouts, same_owner, index)
+    finally:
+        feed.close()
+    return AppliedLayer(feed.digest(), feed.count, extracted.content_bytes)
+
+
+def _extract(tar: TarStream, dest: str, whiteouts: str, same_owner: bool, index: IndexBuilder | None) -> _Extractor:
     extractor = _Extractor(dest, whiteouts, same_owner)
     try:
         for member in tar:
+            if index is not None:
+                index.add(member_entry(member))
             if member.isdir():
                 extractor.remember_directory(member)
             try:
@@ -366,4 +351,4 @@ def apply_layer(
     finally:
         extractor.close()
         tar.close()
-    return AppliedLayer(hashing.digest(), hashing.count, extractor.content_bytes)
+    return extractor

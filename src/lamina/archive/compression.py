@@ -163,11 +163,13 @@ class _Passthrough(io.RawIOBase):
 
 
 def open_decompressed(
-    raw: BinaryIO, *, kind: str | None = None, limits: Limits | None = None
+    raw: BinaryIO, *, kind: str | None = None, limits: Limits | None = None, threaded: bool = True
 ) -> BinaryIO:
     """A buffered reader of ``raw``'s uncompressed bytes; ``kind`` None means detect it.
 
-    Uncompressed input is passed through untouched (no guard: it cannot inflate).
+    Uncompressed input is passed through untouched (no guard: it cannot inflate). gzip is
+    decompressed in a thread of its own unless ``threaded`` is False (a caller that reads
+    from a worker thread already, :class:`.pipeline.LayerFeed`, needs no second one).
     """
     limits = limits or Limits()
     if kind is None:
@@ -177,10 +179,14 @@ def open_decompressed(
         return raw
     source = _CountingReader(raw)
     counted = io.BufferedReader(source, buffer_size=1 << 20)
-    if kind == "gzip":
+    if kind == "gzip" and threaded:
         from isal import igzip_threaded
 
         inner = igzip_threaded.open(counted, "rb", threads=1, block_size=1 << 20)
+    elif kind == "gzip":
+        from isal import igzip
+
+        inner = igzip.IGzipFile(fileobj=counted, mode="rb")
     elif kind == "zstd":
         import zstandard
 
@@ -198,8 +204,18 @@ def open_decompressed(
     return io.BufferedReader(BombGuard(inner, source, limits, kind), buffer_size=1 << 20)
 
 
-def compressor(out: BinaryIO, kind: str, level: int | None = None) -> BinaryIO:
-    """A writer that compresses into ``out``; closing it finishes the stream but not ``out``."""
+def compressor(out: BinaryIO, kind: str, level: int | None = None, threads: int = 1) -> BinaryIO:
+    """A writer that compresses into ``out``; closing it finishes the stream but not ``out``.
+
+    ``threads`` above 1 compresses gzip in blocks on that many threads, pigz's way (a valid
+    gzip stream, but not the same bytes as one thread makes: for pushes, whose digest is
+    remembered, not for ``save``, whose blobs must come out the same every time)."""
+    if kind == "gzip" and threads > 1:
+        from isal import igzip_threaded
+
+        return igzip_threaded.open(
+            _NoClose(out), "wb", compresslevel=1 if level is None else level, threads=threads
+        )
     if kind == "gzip":
         from isal import igzip
 
@@ -225,6 +241,9 @@ class _NoClose(io.RawIOBase):
 
     def write(self, data) -> int:
         return self._out.write(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def compress_stream(src: BinaryIO, out: BinaryIO, kind: str, chunk: int = 1 << 20) -> None:

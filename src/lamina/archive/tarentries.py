@@ -25,7 +25,7 @@ from typing import BinaryIO, NamedTuple
 from ..errors import StoreCorrupt, Unsupported
 from .tarstream import TarFormatError, _checksum_ok, _number, _pax_records, _string
 
-__all__ = ["TarEntry", "SplitSource", "StreamSource", "scan"]
+__all__ = ["TarEntry", "SplitSource", "StreamSource", "scan", "member_entry"]
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -48,6 +48,14 @@ class TarEntry(NamedTuple):
     size: int
     mtime: int
     linkname: str
+
+
+def member_entry(m) -> TarEntry:
+    """The entry of a :class:`tarfile.TarInfo` that :class:`.tarstream.TarStream` read (pax
+    and long names applied), as :func:`scan` would yield it: extraction indexes a layer from
+    the headers it has parsed anyway, instead of reading its record back afterwards."""
+    kind = m.type.decode("latin-1")
+    return TarEntry(m.name, "0" if kind == "\0" else kind, m.mode, m.uid, m.gid, m.size, int(m.mtime), m.linkname)
 
 
 class StreamSource:

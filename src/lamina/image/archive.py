@@ -205,9 +205,15 @@ class ImageArchive:
             return None
         return {"gzip": "gzip", "zstd": "zstd"}.get(mt.compression_of(layer.media_type))
 
-    def open_layer(self, layer: ArchiveLayer, tee: BinaryIO | None = None) -> tuple[BinaryIO, VerifyingReader | None]:
-        """The layer's uncompressed stream, and the verifier of its blob digest (if any).
-        ``tee`` receives the blob's bytes as they are read (to keep it)."""
+    def open_layer(self, layer: ArchiveLayer) -> BinaryIO:
+        """The layer's uncompressed stream (not verified: for reading its headers)."""
+        raw, _ = self.open_layer_blob(layer)
+        return open_decompressed(raw, kind=self.layer_compression(layer), limits=self._limits)
+
+    def open_layer_blob(self, layer: ArchiveLayer, tee: BinaryIO | None = None) -> tuple[BinaryIO, VerifyingReader | None]:
+        """The layer's blob as the archive holds it (compressed as :meth:`layer_compression`
+        says, or to be detected when it says None), and the verifier of its blob digest (if
+        any). ``tee`` receives the blob's bytes as they are read (to keep it)."""
         raw = self.open(layer.member)
         if tee is not None:
             raw = _TeeReader(raw, tee)
@@ -215,7 +221,7 @@ class ImageArchive:
         if layer.blob_digest is not None:
             verifier = VerifyingReader(raw, layer.blob_digest)
             raw = verifier
-        return open_decompressed(raw, kind=self.layer_compression(layer), limits=self._limits), verifier
+        return raw, verifier
 
 
 class _TeeReader:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..archive.pipe import piped
 from ..archive.tarsplit import assemble
-from ..digest import Digest
+from ..digest import Digest, Hasher
 from ..oci import ImageConfig
 from ..store.layerdb import LayerRecord
 from ..store.store import Store
@@ -29,61 +27,33 @@ class LocalLayer:
         return self.record.size
 
     @contextmanager
-    def uncompressed(self) -> Iterator[BinaryIO]:
+    def uncompressed(self, hasher: Hasher | None = None) -> Iterator[BinaryIO]:
         """Stream the exact original tar, rebuilt from tar-split and the layer's files.
 
-        A thread writes into a pipe so a 1 GB layer is never held in memory.
+        A thread assembles it into a pipe (``archive.pipe``), so a 1 GB layer is never held in
+        memory; with ``hasher``, that thread also hashes what it writes, off the reader's
+        thread (push compresses there).
         """
         split_path = self.store.layers.tar_split_path(self.record.chain_id)
         diff_dir = self.store.driver.diff_dir(self.record.cache_id)
-        read_fd, write_fd = os.pipe()
-        errors: list[BaseException] = []
 
-        def produce() -> None:
-            try:
-                with open(split_path, "rb") as split, os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
-                    assemble(split, diff_dir, out)
-            except BrokenPipeError:
-                pass
-            except BaseException as exc:  # surfaced to the reader below
-                errors.append(exc)
+        def produce(out: BinaryIO) -> None:
+            with open(split_path, "rb") as split:
+                assemble(split, diff_dir, out if hasher is None else _Hashing(out, hasher))
 
-        thread = threading.Thread(target=produce, daemon=True)
-        thread.start()
-        reader = _CheckedPipe(os.fdopen(read_fd, "rb", buffering=1 << 20), errors, thread)
-        try:
+        with piped(produce) as reader:
             yield reader
-        finally:
-            reader.close()
-            thread.join()
 
 
-class _CheckedPipe(io.RawIOBase):
-    """Reads the pipe and re-raises the producer's error at end of stream."""
+class _Hashing:
+    """A writer that hashes what it passes on."""
 
-    def __init__(self, raw: BinaryIO, errors: list[BaseException], thread: threading.Thread) -> None:
-        self._raw, self._errors, self._thread = raw, errors, thread
+    def __init__(self, out: BinaryIO, hasher: Hasher) -> None:
+        self._out, self._hasher = out, hasher
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        if not data and n != 0:
-            self._thread.join()
-            if self._errors:
-                raise self._errors[0]
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
+    def write(self, data) -> int:
+        self._hasher.update(data)
+        return self._out.write(data)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 import httpx
 
 from .. import reference as refs
-from ..archive.compression import open_decompressed
 from ..digest import Digest
 from ..errors import (
     DigestMismatch,
@@ -310,8 +309,7 @@ class Puller:
         download.wait_started()
         reader = _GrowingBlob(download, report)
         try:
-            stream = open_decompressed(io.BufferedReader(reader, _CHUNK), limits=self.store.limits)
-            record = self.store.create_layer(lease, parent, stream, diff_id)
+            record = self.store.create_layer(lease, parent, io.BufferedReader(reader, _CHUNK), diff_id, compression=None)
         except LaminaError:
             download.wait_finished(30.0)
             download.raise_error()  # a failed download explains a failed extraction best

@@ -148,7 +148,6 @@ class ImageService:
         message: str = "",
     ) -> Digest:
         """``image import``: one layer from a (possibly compressed) tar of a root fs."""
-        from ..archive.compression import open_decompressed
         from .changes import apply_changes
 
         target = refs.parse(reference).with_default_tag() if reference else None
@@ -157,8 +156,7 @@ class ImageService:
         container_config = apply_changes(dict(cfg.DEFAULT_CONTAINER_CONFIG), list(changes))
         comment = message or f"Imported from {source_name}"
         with self.store.lease() as lease:
-            stream = open_decompressed(source, limits=self.store.limits)
-            layer = self.store.create_layer(lease, None, stream)
+            layer = self.store.create_layer(lease, None, source, compression=None)
             created = cfg.now_rfc3339()
             doc = {
                 "architecture": cfg.go_arch(),

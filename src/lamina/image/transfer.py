@@ -94,8 +94,8 @@ class ImageTransfer:
         tmp = temp_name(os.path.join(self.store.paths.tmp(), "blob")) if keep else None
         try:
             with open(tmp, "wb") if tmp else contextlib.nullcontext() as copy:
-                stream, verifier = archive.open_layer(layer, tee=copy)
-                record = self.store.create_layer(lease, parent, stream, layer.expected_diff_id)
+                stream, verifier = archive.open_layer_blob(layer, tee=copy)
+                record = self.store.create_layer(lease, parent, stream, layer.expected_diff_id, compression=kind)
                 if verifier is not None:
                     while verifier.read(1 << 20):
                         pass

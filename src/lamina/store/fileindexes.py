@@ -2,11 +2,14 @@
 
 ``image/<driver>/layerdb/sha256/<chain-id>/lamina-files`` sits beside docker's ``diff``,
 ``cache-id`` and ``tar-split.json.gz`` (dockerd reads only the names it knows and removes the
-whole directory with the layer). It is built from the layer's tar-split, the record of every
-header the layer tar holds, so it needs neither the tar nor the layer's files:
+whole directory with the layer). It holds what the layer tar's headers say, so it needs
+neither the tar nor the layer's files, and the tar-split (the record of every header) can
+always rebuild it. It is written:
 
 * when a layer is stored, in its scratch entry before the entry is renamed into place
-  (``Store.create_layer``), so a registered layer has its index from the first moment;
+  (``Store.create_layer``, ``adopt_layer``), so a registered layer has its index from the
+  first moment: built from the headers as extraction parses them (``apply_layer``'s
+  ``index``; the record is not read back for it), or from the tar-split just written;
 * on first use for a layer stored before (by an older lamina, or by dockerd), written to a
   temporary name and renamed in under the store lock, only while the layer is still there.
 
@@ -61,6 +64,12 @@ def index_new_layer(entry_dir: str, diff_id: str) -> None:
         write_into(entry_dir, diff_id)
     except LaminaError:
         pass
+
+
+def keep_new_index(entry_dir: str, index: FileIndex) -> None:
+    """At registration: write the index that extraction built into the layer's scratch entry
+    (fsynced with it by the commit)."""
+    atomic.write_file(os.path.join(entry_dir, FILE_INDEX), index.encode(), durable=False)
 
 
 def read(entry_dir: str, diff_id: str) -> FileIndex | None:

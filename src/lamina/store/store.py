@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from typing import BinaryIO
 
     from ..archive.compression import Limits
+    from ..archive.fileindex import FileIndex
     from ..graphdriver.interface import GraphDriver
     from ..oci import ImageConfig
 
@@ -194,22 +195,30 @@ class Store:
         parent: LayerRecord | None,
         tar_stream: BinaryIO,
         expected_diff_id: Digest | None = None,
+        compression: str | None = "none",
     ) -> LayerRecord:
-        """Extract an uncompressed layer tar on top of ``parent`` and register it.
+        """Extract a layer tar on top of ``parent`` and register it.
+
+        ``tar_stream`` is compressed as ``compression`` says (None: detect it); it is read,
+        decompressed and hashed in one pass while it is extracted (``archive.pipeline``), and
+        the layer's file index is built from the headers on the way.
 
         The driver directory is listed as pending in the lease while it fills, so a concurrent
         ``system check`` leaves it alone; if this process dies, the next check removes it.
         """
         from ..archive.apply import apply_layer
+        from ..archive.fileindex import IndexBuilder
 
         cache_id = os.urandom(32).hex()
         lease.add_pending(cache_id)
         tmp = self.layers.new_tmp_dir(cache_id)
         try:
             diff_dir = self.driver.create(cache_id, parent.cache_id if parent else None)
+            entries = IndexBuilder()
             with open(os.path.join(tmp, TAR_SPLIT), "wb") as split:
                 applied = apply_layer(
-                    tar_stream, diff_dir, whiteouts=self.driver.whiteouts, limits=self.limits, record=split
+                    tar_stream, diff_dir, whiteouts=self.driver.whiteouts, limits=self.limits,
+                    record=split, compression=compression, index=entries,
                 )
             if expected_diff_id is not None and applied.diff_id != expected_diff_id:
                 raise DigestMismatch(
@@ -217,7 +226,8 @@ class Store:
                     f"got {applied.diff_id}"
                 )
             size = tree_size(diff_dir) if self.driver.whiteouts == "overlay" else applied.size
-            return self._register_layer(lease, parent, cache_id, tmp, applied.diff_id, size)
+            index = entries.build(str(applied.diff_id))
+            return self._register_layer(lease, parent, cache_id, tmp, applied.diff_id, size, index)
         except BaseException:
             self._discard(cache_id, tmp)
             raise
@@ -265,13 +275,19 @@ class Store:
             lease.drop_pending(cache_id)
 
     def _register_layer(
-        self, lease: leases.Lease, parent: LayerRecord | None, cache_id: str, tmp: str, diff_id: Digest, size: int
+        self, lease: leases.Lease, parent: LayerRecord | None, cache_id: str, tmp: str, diff_id: Digest, size: int,
+        index: FileIndex | None = None,
     ) -> LayerRecord:
         """The layerdb entry of a filled driver directory, renamed into place under the lock;
-        the layer already stored if another writer registered the same ChainID first."""
-        from .fileindexes import index_new_layer
+        the layer already stored if another writer registered the same ChainID first.
+        ``index`` is the layer's file index when its extraction built it (else it is built
+        from the tar-split in the entry)."""
+        from .fileindexes import index_new_layer, keep_new_index
 
-        index_new_layer(tmp, str(diff_id))  # in the entry before it is renamed in
+        if index is not None:  # in the entry before it is renamed in
+            keep_new_index(tmp, index)
+        else:
+            index_new_layer(tmp, str(diff_id))
         chain = next_chain_id(parent.chain_id if parent else None, diff_id)
         record = LayerRecord(chain, diff_id, parent.chain_id if parent else None, size, cache_id)
         with self.lock():

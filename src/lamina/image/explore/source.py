@@ -204,7 +204,7 @@ def open_archive(path: str, name: str | None, tmp_dir: str, limits=None) -> Expl
         config = image.config
         indexes, sizes = {}, []
         for number, layer in enumerate(image.layers, 1):
-            stream, _ = archive.open_layer(layer)
+            stream = archive.open_layer(layer)
             index = IndexBuilder().add_all(scan(StreamSource(stream))).build(str(layer.expected_diff_id))
             indexes[number] = index
             sizes.append(index.content_bytes)
