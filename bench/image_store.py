@@ -13,7 +13,7 @@ Both stores sit on the same filesystem: a fresh ext4 on a RAM-backed loop device
 ``_common.ScratchExt4`` for why; ``--on-disk`` uses /var/tmp instead). Runs alternate; medians
 and the ratio (lamina / docker, below 1 means lamina is faster) are printed.
 
-    python3 bench/image_store.py [--runs N] [--on-disk] [--latency-only]
+    python3 bench/image_store.py [--runs N] [--on-disk] [--latency-only | --transfer-only]
 """
 
 from __future__ import annotations
@@ -73,20 +73,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--on-disk", action="store_true", help="run on /var/tmp, not a fresh RAM-backed ext4")
     parser.add_argument("--latency-only", action="store_true", help="only the images/inspect latencies")
+    parser.add_argument("--transfer-only", action="store_true", help="only import, save and load")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (dockerd and overlay mounts)")
     rootfs = None if args.latency_only else debootstrap_tar()
     ensure_bytecode()
     if args.on_disk:
-        bench(tempfile.mkdtemp(prefix="lamina-bench-", dir="/var/tmp"), rootfs, args.runs)
+        bench(tempfile.mkdtemp(prefix="lamina-bench-", dir="/var/tmp"), rootfs, args.runs, not args.transfer_only)
         return
     with ScratchExt4(6 << 10) as scratch:
         print(f"filesystem: a fresh ext4 on a RAM-backed loop device ({scratch})")
-        bench(os.path.join(scratch, "work"), rootfs, args.runs)
+        bench(os.path.join(scratch, "work"), rootfs, args.runs, not args.transfer_only)
 
 
-def bench(base: str, rootfs: str | None, runs: int) -> None:
+def bench(base: str, rootfs: str | None, runs: int, latencies: bool = True) -> None:
     os.makedirs(base, exist_ok=True)
     lroot = os.path.join(base, "lamina")
     lamina = [launcher.write(os.path.join(base, "lamina-cmd")), "--data-root", lroot]
@@ -96,7 +97,8 @@ def bench(base: str, rootfs: str | None, runs: int) -> None:
     try:
         if rootfs is not None:
             transfer(base, rootfs, runs, lamina, env)
-        latency(base, lamina, env)
+        if latencies:
+            latency(base, lamina, env)
     finally:
         daemon.stop()
         subprocess_umount(lroot)

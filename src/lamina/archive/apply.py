@@ -45,6 +45,7 @@ OPAQUE_MARKER = ".wh..wh..opq"
 _AUFS_META = ".wh..wh."
 _XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,18 @@ class _Extractor:
         if member.isdir():
             self._directory(pfd, leaf, rel)
         else:
-            self._remove(pfd, leaf)
             self._non_directory(tf, member, pfd, leaf, rel)
         self._unpacked.add(rel)
+
+    def _create(self, pfd: int, leaf: str, make):
+        """``make()`` creates ``leaf``; whatever is there already is removed first, but only
+        when the creation says so (EEXIST): a fresh layer directory holds nothing to remove,
+        and asking first would cost a stat for every entry."""
+        try:
+            return make()
+        except FileExistsError:
+            self._remove(pfd, leaf)
+            return make()
 
     def _directory(self, pfd: int, leaf: str, rel: str) -> None:
         try:
@@ -139,22 +149,22 @@ class _Extractor:
             self._regular(tf, m, pfd, leaf)
             return
         if m.issym():
-            os.symlink(m.linkname, leaf, dir_fd=pfd)
+            self._create(pfd, leaf, lambda: os.symlink(m.linkname, leaf, dir_fd=pfd))
         elif m.islnk():
             self._hardlink(m, pfd, leaf)
             return  # a hard link shares its target's inode: attributes are the target's
         elif m.ischr() or m.isblk():
             kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
-            os.mknod(leaf, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+            device = os.makedev(m.devmajor, m.devminor)
+            self._create(pfd, leaf, lambda: os.mknod(leaf, kind | (m.mode & 0o7777), device, dir_fd=pfd))
         elif m.isfifo():
-            os.mkfifo(leaf, m.mode & 0o7777, dir_fd=pfd)
+            self._create(pfd, leaf, lambda: os.mkfifo(leaf, m.mode & 0o7777, dir_fd=pfd))
         else:
             raise InvalidArgument(f"layer entry {m.name!r} has unsupported tar type {m.type!r}")
         self._attributes_by_name(pfd, leaf, m)
 
     def _regular(self, tf: TarStream, m: tarfile.TarInfo, pfd: int, leaf: str) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(leaf, flags, 0o600, dir_fd=pfd)
+        fd = self._create(pfd, leaf, lambda: os.open(leaf, _CREATE, 0o600, dir_fd=pfd))
         try:
             left = m.size
             while left:
@@ -186,7 +196,7 @@ class _Extractor:
         try:
             tfd = open_dir_beneath(self.root_fd, tparent, entry=m.name)
             try:
-                os.link(tleaf, leaf, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+                self._create(pfd, leaf, lambda: os.link(tleaf, leaf, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False))
             finally:
                 os.close(tfd)
         except FileNotFoundError:

@@ -177,6 +177,8 @@ class IndexBuilder:
     def __init__(self) -> None:
         #: path -> [type, mode, uid, gid, size, mtime, link, flags]
         self._entries: dict[str, list] = {}
+        #: a path of the layer replaced or whited out by a later entry of the same layer
+        self._rewritten = False
 
     def add(self, entry: TarEntry) -> None:
         path = normalize_name(entry.name)
@@ -190,6 +192,8 @@ class IndexBuilder:
             link = normalize_name(link)
         size = entry.size if kind == "f" else 0
         old = self._entries.get(path)
+        if old is not None and (kind != "d" or old[0] != "d"):
+            self._rewritten = True
         flags = old[7] & OPAQUE if old is not None and kind == "d" else 0
         self._entries[path] = [kind, entry.mode & 0o7777, entry.uid, entry.gid, size, entry.mtime, link, flags]
 
@@ -207,12 +211,30 @@ class IndexBuilder:
         if victim in ("", ".", ".."):
             return  # refused at extraction; never stored
         path = f"{head}/{victim}" if head else victim
+        if path in self._entries:
+            self._rewritten = True
         self._entries[path] = ["w", 0, entry.uid, entry.gid, 0, entry.mtime, "", 0]
 
     def add_all(self, entries: Iterable[TarEntry]) -> IndexBuilder:
         for entry in entries:
             self.add(entry)
         return self
+
+    def disk_size(self) -> int | None:
+        """What docker's ``directory.Size`` finds in the layer's overlay2 diff directory once it
+        is extracted (st_size of every non-directory, hard links once: regular files' sizes
+        and symlinks' target lengths), known without walking it; None when a later entry
+        replaced or whited out an earlier one (an inode another name still holds may then
+        count), for the walk to answer."""
+        if self._rewritten:
+            return None
+        total = 0
+        for row in self._entries.values():
+            if row[0] == "f":
+                total += row[4]
+            elif row[0] == "l":
+                total += len(row[6].encode("utf-8", "surrogateescape"))
+        return total
 
     def build(self, diff_id: str) -> FileIndex:
         paths = sorted(self._entries)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from ..errors import StoreCorrupt, Unsupported
-from .tarstream import TarFormatError, _checksum_ok, _number, _pax_records, _string
+from .tarstream import TarFormatError, _checksum_ok, _octal, _pax_records, _string
 
 __all__ = ["TarEntry", "SplitSource", "StreamSource", "scan", "member_entry"]
 
@@ -192,14 +192,6 @@ class SplitSource:
                 n -= take
             elif not self._advance():
                 raise StoreCorrupt("a layer's tar-split record ends inside a file")
-
-
-def _octal(field: bytes) -> int:
-    """A numeric header field; the common octal form without a function call into tarstream."""
-    try:
-        return int(field.rstrip(b" \0") or b"0", 8)
-    except ValueError:  # base-256, or text after a NUL
-        return _number(field)
 
 
 def scan(source: StreamSource | SplitSource, verify: bool = True) -> Iterator[TarEntry]:

@@ -38,6 +38,7 @@ _REGULAR = frozenset(b"07\x00")
 _PAX_NUMERIC = {"size": "size", "uid": "uid", "gid": "gid"}
 _MAX_META = 1 << 20  # a pax or long-name record larger than this is not a real header
 _SKIP_CHUNK = 1 << 20
+_RECORD_BATCH = 256 << 10
 #: bounds of what a file system can hold: a header outside them is hostile or corrupt, and
 #: saying so here beats an OverflowError from chown(2) or utime(2) later
 _MAX_SIZE = (1 << 63) - 1
@@ -65,6 +66,15 @@ def _number(field: bytes) -> int:
         return int(text, 8)
     except ValueError:
         raise TarFormatError(f"bad number field {field!r}") from None
+
+
+def _octal(field: bytes) -> int:
+    """A numeric header field: the usual octal text in one call, anything else (base-256,
+    text after a NUL) through :func:`_number`."""
+    try:
+        return int(field.rstrip(b" \0") or b"0", 8)
+    except ValueError:
+        return _number(field)
 
 
 def _string(field: bytes) -> str:
@@ -118,23 +128,36 @@ def _check_ranges(m: tarfile.TarInfo, size: int) -> None:
 
 
 class _Record:
-    """Writes the tar-split record: raw segments between regular files' contents."""
+    """Writes the tar-split record: raw segments between regular files' contents.
+
+    Lines are gathered and compressed in batches of :data:`_RECORD_BATCH` bytes: a gzip write
+    per line (two or three per file) cost more than the rest of the record together."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._gz = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0)
+        self._lines = bytearray()
         self.pending = bytearray()
 
     def file(self, name: str, size: int) -> None:
         self.flush()
-        self._gz.write(b'{"type":1,"name":%s,"size":%d}\n' % (json.dumps(normalize_name(name)).encode(), size))
+        self._lines += b'{"type":1,"name":%s,"size":%d}\n' % (json.dumps(normalize_name(name)).encode(), size)
+        if len(self._lines) >= _RECORD_BATCH:
+            self._spill()
 
     def flush(self) -> None:
         if self.pending:
-            self._gz.write(b'{"type":2,"payload":"%s"}\n' % base64.b64encode(self.pending))
+            self._lines += b'{"type":2,"payload":"%s"}\n' % base64.b64encode(self.pending)
             self.pending.clear()
+            if len(self._lines) >= _RECORD_BATCH:
+                self._spill()
+
+    def _spill(self) -> None:
+        self._gz.write(self._lines)
+        self._lines.clear()
 
     def close(self) -> None:
         self.flush()
+        self._spill()
         self._gz.close()
 
 
@@ -216,7 +239,7 @@ class TarStream:
             if not _checksum_ok(block):
                 raise TarFormatError(f"bad header checksum at byte {self.offset - BLOCK}")
             kind = block[156:157]
-            size = _number(block[124:136])
+            size = _octal(block[124:136])
             if size < 0:
                 raise TarFormatError("negative size")
             padding = -size % BLOCK
@@ -252,16 +275,16 @@ class TarStream:
             name = long_name
         m = tarfile.TarInfo(name)
         m.type = kind
-        m.mode = _number(block[100:108])
-        m.uid = _number(block[108:116])
-        m.gid = _number(block[116:124])
-        m.mtime = _number(block[136:148])
+        m.mode = _octal(block[100:108])
+        m.uid = _octal(block[108:116])
+        m.gid = _octal(block[116:124])
+        m.mtime = _octal(block[136:148])
         m.linkname = long_link if long_link is not None else _string(block[157:257])
         m.uname = _string(block[265:297])
         m.gname = _string(block[297:329])
         if kind in (b"3", b"4"):
-            m.devmajor = _number(block[329:337])
-            m.devminor = _number(block[337:345])
+            m.devmajor = _octal(block[329:337])
+            m.devminor = _octal(block[337:345])
         if pax:
             size = self._apply_pax(m, pax, size)
             padding = -size % BLOCK

@@ -225,7 +225,11 @@ class Store:
                     f"layer content does not match its DiffID: expected {expected_diff_id}, "
                     f"got {applied.diff_id}"
                 )
-            size = tree_size(diff_dir) if self.driver.whiteouts == "overlay" else applied.size
+            if self.driver.whiteouts != "overlay":
+                size = applied.size
+            else:  # from the headers; walking the directory only when they cannot tell
+                known = entries.disk_size()
+                size = known if known is not None else tree_size(diff_dir)
             index = entries.build(str(applied.diff_id))
             return self._register_layer(lease, parent, cache_id, tmp, applied.diff_id, size, index)
         except BaseException:
