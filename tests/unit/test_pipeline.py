@@ -112,3 +112,12 @@ def test_the_index_built_while_extracting_is_the_one_the_record_gives(tmp_path):
     source = SplitSource(io.BytesIO(split.getvalue()))
     from_record = IndexBuilder().add_all(scan(source, verify=False)).build(str(applied.diff_id))
     assert built.build(str(applied.diff_id)) == from_record
+
+
+def test_reads_across_chunks_and_to_the_end():
+    raw = os.urandom(3 * CHUNK + 123)
+    feed = LayerFeed(io.BytesIO(raw))
+    got = [bytes(feed.read(CHUNK - 7)), bytes(feed.read(2 * CHUNK)), feed.readall()]
+    feed.close()
+    assert b"".join(got) == raw
+    assert feed.read(10) == b""

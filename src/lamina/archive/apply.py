@@ -17,7 +17,6 @@ included, exactly as docker computes it.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import shutil
 import stat
@@ -336,7 +335,7 @@ def apply_layer(
     """
     feed = LayerFeed(stream, compression, limits or Limits())
     try:
-        tar = TarStream(io.BufferedReader(feed, buffer_size=_CHUNK), record)
+        tar = TarStream(feed, record)
         extracted = _extract(tar, dest, whiteouts, same_owner, index)
     finally:
         feed.close()

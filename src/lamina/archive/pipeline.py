@@ -6,7 +6,7 @@ one worker thread that reads the source (a file, a growing download, an archive 
 decompresses it (isal's gzip, zstd, bzip2 or xz, under :mod:`.compression`'s bomb guard),
 counts it against the size limit and hashes it for the DiffID, and hands the uncompressed
 bytes over in 1 MiB chunks through a short queue. The thread that extracts then only parses
-headers and writes files. Reading, decompressing and hashing all run in C with the GIL
+headers and writes files, reading views into those chunks (no copy on its side). Reading, decompressing and hashing all run in C with the GIL
 released, so on two cores they overlap with the extraction almost entirely: a layer takes
 about as long as the slower of the two sides, not their sum, and each byte is touched once on
 each side.
@@ -36,6 +36,7 @@ CHUNK = 1 << 20
 #: chunks in flight between the worker and the reader
 DEPTH = 8
 _END = object()
+_EMPTY = memoryview(b"")
 _JOIN_SECONDS = 5.0
 
 
@@ -55,7 +56,7 @@ class LayerFeed(io.RawIOBase):
         self._queue: queue.Queue = queue.Queue(maxsize=DEPTH)
         self._stopped = threading.Event()
         self._hash = hashlib.sha256()
-        self._view = memoryview(b"")
+        self._view = _EMPTY
         self._ended = False
         self.count = 0
         self._thread = threading.Thread(target=self._run, name="layer-feed", daemon=True)
@@ -94,20 +95,49 @@ class LayerFeed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def _next(self) -> memoryview | None:
+        """The next chunk from the worker; None at the end (its failure is raised here)."""
+        if self._ended:
+            return None
+        item = self._queue.get()
+        if item is _END:
+            self._ended = True
+            self._thread.join()
+            return None
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        return memoryview(item)
+
+    def read(self, n: int = -1):
+        """``n`` bytes (fewer only at the end), as a view into the worker's chunk when they
+        lie in one: the extractor writes them out without another copy."""
+        if n is None or n < 0:
+            return self.readall()
         view = self._view
-        if not view:
-            if self._ended:
-                return 0
-            item = self._queue.get()
-            if item is _END:
-                self._ended = True
-                self._thread.join()
-                return 0
-            if isinstance(item, BaseException):
-                self._ended = True
-                raise item
-            view = memoryview(item)
+        if len(view) >= n:
+            self._view = view[n:]
+            return view[:n]
+        parts, got = [view], len(view)
+        self._view = _EMPTY
+        while got < n and (more := self._next()) is not None:
+            take = min(n - got, len(more))
+            parts.append(more[:take])
+            self._view = more[take:]
+            got += take
+        return b"".join(parts)
+
+    def readall(self) -> bytes:
+        parts = [self._view]
+        self._view = _EMPTY
+        while (more := self._next()) is not None:
+            parts.append(more)
+        return b"".join(parts)
+
+    def readinto(self, buffer) -> int:
+        view = self._view or self._next()
+        if view is None:
+            return 0
         n = min(len(buffer), len(view))
         buffer[:n] = view[:n]
         self._view = view[n:]

@@ -83,7 +83,7 @@ def _string(field: bytes) -> str:
 
 def _checksum_ok(block: bytes) -> bool:
     stored = _number(block[148:156])
-    unsigned = 256 + sum(block[:148]) + sum(block[156:])
+    unsigned = 256 + sum(block) - sum(block[148:156])
     if stored == unsigned:
         return True
     signed = 256 + sum(b - 256 if b > 127 else b for b in block[:148] + block[156:])
@@ -198,7 +198,9 @@ class TarStream:
                 self._record.flush()
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes of the current member's content (b"" at its end)."""
+        """Up to ``n`` bytes of the current member's content (b"" at its end); a bytes-like
+        object, a memoryview when the source hands those out (:class:`.pipeline.LayerFeed`
+        does, to save a copy of every byte)."""
         n = min(n, self._left)
         if n <= 0:
             return b""
@@ -226,7 +228,7 @@ class TarStream:
         local: dict[str, str] = {}
         long_name = long_link = None
         while True:
-            block = self._take(BLOCK)
+            block = bytes(self._take(BLOCK))  # the source may hand out views; parsing wants bytes
             if not block:
                 self._done = True
                 raise StopIteration
@@ -246,7 +248,7 @@ class TarStream:
             if kind in (b"x", b"g", b"L", b"K"):
                 if size > _MAX_META:
                     raise TarFormatError(f"a {kind.decode()} record of {size} bytes")
-                payload = self._exact(size, "a pax or long-name record")
+                payload = bytes(self._exact(size, "a pax or long-name record"))
                 self._keep(payload)
                 self._keep(self._exact(padding, "padding"))
                 if kind == b"x":
