@@ -104,3 +104,20 @@ def test_assemble_refuses_a_symlinked_directory_and_keeps_directories_apart(tmp_
     (tmp_path / "t2" / "a").symlink_to(outside)
     with pytest.raises(StoreCorrupt):
         assemble(io.BytesIO(split.getvalue()), str(tmp_path / "t2"), io.BytesIO())
+
+
+def test_tar_size_reads_dockers_record_shape_without_decoding_it():
+    import base64
+    import gzip
+    import json
+
+    raw = [b"x" * 512, b"y" * 1000, b"", b"z" * 7]
+    lines = [
+        {"type": 2, "payload": base64.b64encode(raw[0]).decode(), "position": 0},
+        {"type": 1, "name": 'a "size": 99', "size": 12, "payload": "AAAAAAAAAAA=", "position": 1},
+        {"type": 1, "name": "empty", "payload": None, "position": 2},  # docker omits a zero size
+        {"type": 2, "payload": base64.b64encode(raw[1]).decode(), "position": 3},
+        {"type": 2, "payload": base64.b64encode(raw[3]).decode(), "position": 4},
+    ]
+    record = gzip.compress(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in lines))
+    assert tar_size(io.BytesIO(record)) == 512 + 12 + 1000 + 7

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -71,11 +72,9 @@ class _Beneath:
         self._dir, self._dir_fd = "", self.root_fd
 
 
-def iter_entries(split: BinaryIO, chunk: int = 1 << 20) -> Iterator[dict]:
-    """The record's entries. Decompressed in chunks and split into lines by hand, each line
-    decoded by one ``JSONDecoder`` (``gzip.GzipFile``'s line iteration and ``json.loads``'s
-    per-call checks were a third of assembling a layer); gzip members may follow each other."""
-    decode = json.JSONDecoder().decode
+def iter_lines(split: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The record's non-empty lines. Decompressed in chunks and split by hand (``gzip.GzipFile``'s
+    line iteration cost a third of assembling a layer); gzip members may follow each other."""
     inflate = zlib.decompressobj(31)
     fed = False  # whether the current member has begun: a record cut inside one is refused
     pending = b""
@@ -89,11 +88,19 @@ def iter_entries(split: BinaryIO, chunk: int = 1 << 20) -> Iterator[dict]:
             pending = lines.pop()
             for line in lines:
                 if line:
-                    yield decode(line.decode())
+                    yield line
     if fed:
         raise StoreCorrupt("a layer's tar-split record is truncated; run 'lamina system check'")
     if pending.strip():
-        yield decode(pending.decode())
+        yield pending
+
+
+def iter_entries(split: BinaryIO, chunk: int = 1 << 20) -> Iterator[dict]:
+    """The record's entries, each line decoded by one ``JSONDecoder`` (``json.loads``'s
+    per-call checks cost more than the decoding)."""
+    decode = json.JSONDecoder().decode
+    for line in iter_lines(split, chunk):
+        yield decode(line.decode())
 
 
 def assemble(split: BinaryIO, diff_dir: str, out: BinaryIO, chunk: int = 1 << 20) -> None:
@@ -131,8 +138,31 @@ def assemble(split: BinaryIO, diff_dir: str, out: BinaryIO, chunk: int = 1 << 20
 
 
 def tar_size(split: BinaryIO) -> int:
-    """Length of the tar stream a record rebuilds, without touching the layer's files."""
+    """Length of the tar stream a record rebuilds, without touching the layer's files.
+
+    ``save`` needs it for the layer's tar header before the layer streams, so it is read from
+    the lines without decoding them where the two writers' shape allows (both put ``type`` and
+    ``payload``, or ``type`` and ``name`` then ``size``, first): a payload's length from its
+    base64 text, a file's from its ``size``."""
     total = 0
-    for entry in iter_entries(split):
-        total += entry["size"] if entry["type"] == 1 else len(base64.b64decode(entry["payload"]))
+    for line in iter_lines(split):
+        if line.startswith(_RAW_PREFIX):
+            end = line.find(b'"', len(_RAW_PREFIX))
+            if end > 0:
+                text = line[len(_RAW_PREFIX) : end]
+                total += len(text) // 4 * 3 - text[-2:].count(b"=")
+                continue
+        elif line.startswith(_FILE_PREFIX):
+            at = line.find(b'"size":')  # quotes inside the name are escaped: the first is the key
+            digits = _DIGITS.match(line, at + 7) if at > 0 else None
+            if digits is not None:
+                total += int(digits.group())
+                continue
+        entry = json.loads(line)
+        total += entry.get("size") or 0 if entry["type"] == 1 else len(base64.b64decode(entry.get("payload") or ""))
     return total
+
+
+_RAW_PREFIX = b'{"type":2,"payload":"'
+_FILE_PREFIX = b'{"type":1,'
+_DIGITS = re.compile(rb"\d+")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
@@ -311,8 +313,11 @@ class TarWriter:
 
     def stream(self, name: str, size: int, write: Callable[[BinaryIO], None], expect: Digest) -> None:
         self._header(name, size)
-        counter = _HashingWriter(self.out)
-        write(counter)
+        counter = _HashingPassOn(self.out)
+        try:
+            write(counter)
+        finally:
+            counter.close()
         if counter.hasher.size != size or counter.hasher.digest() != expect:
             raise StoreCorrupt(
                 f"layer {expect} could not be reproduced exactly from the store "
@@ -357,6 +362,64 @@ class _HashingWriter:
 
     def flush(self) -> None:
         self.out.flush()
+
+
+class _HashingPassOn:
+    """A writer that gathers what it is given into 1 MiB pieces and has a thread of its own
+    hash them and write them on: ``save`` assembles a layer from many small writes (a header,
+    a file's chunk) in the calling thread while the hashing and the writing of the archive,
+    which release the GIL, overlap with it. :meth:`close` waits for the last piece and raises
+    the thread's failure (a full disk)."""
+
+    _PIECE = 1 << 20
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hasher = Hasher()
+        self._buf = bytearray()
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="save-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, data) -> int:
+        if self._error is not None:
+            raise self._error
+        n = len(data)
+        if n >= self._PIECE // 4:  # large: no copy into the buffer
+            self._pass_buffer()
+            self._queue.put(bytes(data))
+        else:
+            self._buf += data
+            if len(self._buf) >= self._PIECE:
+                self._pass_buffer()
+        return n
+
+    def _pass_buffer(self) -> None:
+        if self._buf:
+            self._queue.put(bytes(self._buf))
+            self._buf.clear()
+
+    def _run(self) -> None:
+        while (piece := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so the writing thread is never stuck on a full queue
+            try:
+                self.hasher.update(piece)
+                self.out.write(piece)
+            except BaseException as exc:  # noqa: BLE001 - raised in the writing thread
+                self._error = exc
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._pass_buffer()
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 #: layer media types by the compression ``save`` writes them with
