@@ -32,7 +32,7 @@ class _HttpStream:
 
 @contextmanager
 def open_url(url: str) -> Iterator[BinaryIO]:
-    import httpx
+    from ..registry.client.http import httpx
 
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:

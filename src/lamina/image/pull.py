@@ -34,8 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 
-import httpx
-
 from .. import reference as refs
 from ..digest import Digest
 from ..errors import (
@@ -58,6 +56,7 @@ from ..oci import (
 from ..oci import mediatypes as mt
 from ..registry.client.api import Repository
 from ..registry.client.daemon_config import DaemonConfig, load_daemon_config
+from ..registry.client.http import httpx
 from ..registry.client.sources import Source, pull_sources
 from ..store.distribution import BlobRecord, DistributionMap
 from ..store.ingest import Ingest, IngestFile

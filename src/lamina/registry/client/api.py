@@ -11,11 +11,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from urllib.parse import urlencode
 
-import httpx
-
 from ...digest import Digest
 from ...errors import DigestMismatch, InvalidArgument, NotFound, RegistryUnavailable
 from ...oci import mediatypes as mt
+from .http import httpx
 from .transport import Session
 
 __all__ = ["Repository", "MANIFEST_ACCEPT", "MAX_MANIFEST"]

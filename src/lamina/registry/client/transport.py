@@ -30,18 +30,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
-try:  # blob bodies in 1 MiB receives, not 64 KiB: a sixteenth of the h11 events and GIL
-    # hand-overs per layer (a download thread then leaves the extracting one alone)
-    from httpcore._sync.http11 import HTTP11Connection
-
-    HTTP11Connection.READ_NUM_BYTES = max(HTTP11Connection.READ_NUM_BYTES, 1 << 20)
-except (ImportError, AttributeError):
-    pass
-
 from ...errors import InvalidArgument, LaminaError, NotFound, RegistryUnavailable, Unauthorized
 from .daemon_config import DaemonConfig
+from .http import httpx
 from .tokens import TokenCache, token_key
 
 __all__ = ["Endpoint", "Session", "endpoints_for", "parse_challenge", "registry_host", "HUB_HOST"]
