@@ -78,8 +78,14 @@ def ensure_bytecode() -> None:
     compileall.compile_dir(os.path.dirname(lamina.__file__), quiet=1)
 
 
-def run(*args: str, env: dict | None = None, input: bytes | None = None) -> bytes:
-    proc = subprocess.run(args, env=env, input=input, capture_output=True)
+def run(*args: str, env: dict | None = None, input: bytes | None = None, own_session: bool = False) -> bytes:
+    """Run a command; exit with its stderr if it fails.
+
+    ``own_session`` starts it in a session of its own, as the benchmarks' dockerd runs: with the
+    kernel's autogroup scheduling a session shares one CPU slice among its processes, so a
+    command doing the work itself (lamina, skopeo) would otherwise share it with whatever else
+    the caller's session runs, while dockerd's work has a slice to itself."""
+    proc = subprocess.run(args, env=env, input=input, capture_output=True, start_new_session=own_session)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
     return proc.stdout

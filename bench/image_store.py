@@ -9,7 +9,9 @@ lamina runs as the command install.sh installs: the launcher of ``lamina.cli.lau
 (Python without site), written here into the bench's own directory. A pyenv shim in front of
 it on PATH would add ~60 ms of bash to every command; docker's CLI is a binary on PATH.
 
-Both stores sit on the same filesystem: a fresh ext4 on a RAM-backed loop device (see
+lamina's import, save and load run in a session of their own, as the dockerd doing docker's
+work does (the kernel's autogroup scheduling gives each session one CPU slice: see
+``_common.run``). Both stores sit on the same filesystem: a fresh ext4 on a RAM-backed loop device (see
 ``_common.ScratchExt4`` for why; ``--on-disk`` uses /var/tmp instead). Runs alternate; medians
 and the ratio (lamina / docker, below 1 means lamina is faster) are printed.
 
@@ -119,7 +121,7 @@ def transfer(base: str, rootfs: str, runs: int, lamina: list[str], env: dict) ->
     compare(
         "import ~150 MB rootfs",
         runs,
-        lambda: run(*lamina, "import", rootfs, "bench/rootfs"),
+        lambda: run(*lamina, "import", rootfs, "bench/rootfs", own_session=True),
         lambda: run("docker", "import", rootfs, "bench/rootfs", env=env),
         "docker",
         reset=empty_stores,
@@ -130,7 +132,7 @@ def transfer(base: str, rootfs: str, runs: int, lamina: list[str], env: dict) ->
     compare(
         "save",
         runs,
-        lambda: run(*lamina, "save", "-o", lsave, "bench/rootfs"),
+        lambda: run(*lamina, "save", "-o", lsave, "bench/rootfs", own_session=True),
         lambda: run("docker", "save", "-o", dsave, "bench/rootfs", env=env),
         "docker",
     )
@@ -138,7 +140,7 @@ def transfer(base: str, rootfs: str, runs: int, lamina: list[str], env: dict) ->
     compare(
         "load (same archive)",
         runs,
-        lambda: run(*lamina, "load", "-i", lsave),
+        lambda: run(*lamina, "load", "-i", lsave, own_session=True),
         lambda: run("docker", "load", "-i", lsave, env=env),
         "docker",
         reset=empty_stores,
