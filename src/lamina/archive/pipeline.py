@@ -2,14 +2,14 @@
 
 Every way a layer enters the store (``import``, ``load``, ``pull``, ``commit``) ends in
 :func:`.apply.apply_layer`, which reads the layer through a :class:`LayerFeed`. The feed runs
-one worker thread that reads the source (a file, a growing download, an archive member),
-decompresses it (isal's gzip, zstd, bzip2 or xz, under :mod:`.compression`'s bomb guard),
-counts it against the size limit and hashes it for the DiffID, and hands the uncompressed
-bytes over in 1 MiB chunks through a short queue. The thread that extracts then only parses
-headers and writes files, reading views into those chunks (no copy on its side). Reading, decompressing and hashing all run in C with the GIL
-released, so on two cores they overlap with the extraction almost entirely: a layer takes
-about as long as the slower of the two sides, not their sum, and each byte is touched once on
-each side.
+a worker thread that reads the source (a file, a growing download, an archive member),
+decompresses it (isal's gzip, zstd, bzip2 or xz, under :mod:`.compression`'s bomb guard) and
+counts it against the size limit, and hands the uncompressed bytes over in 1 MiB chunks
+through a short queue, to the extracting thread and to a second worker that hashes them for
+the DiffID. The thread that extracts then only parses headers and writes files, reading views
+into those chunks (no copy on its side). Reading, decompressing and hashing all run in C with
+the GIL released, so they overlap with the extraction almost entirely: a layer takes about as
+long as the slowest stage, not their sum, and each byte is touched once by each stage.
 
 The queue holds at most :data:`DEPTH` chunks, so memory stays bounded whatever the speeds.
 A failure on either side stops the other: the worker's exception is raised to the reader at
@@ -59,34 +59,54 @@ class LayerFeed(io.RawIOBase):
         self._view = _EMPTY
         self._ended = False
         self.count = 0
+        self._hashes: queue.Queue = queue.Queue(maxsize=DEPTH)
+        self._hasher = threading.Thread(target=self._hash_all, args=(self._hashes,), name="layer-hash", daemon=True)
         self._thread = threading.Thread(target=self._run, name="layer-feed", daemon=True)
         self._thread.start()
 
-    # the worker ----------------------------------------------------------------------------
+    # the workers ---------------------------------------------------------------------------
     def _run(self) -> None:
+        """Read and decompress; each chunk goes to the reader and to the hashing thread."""
+        hashes, hasher = self._hashes, self._hasher
+        hasher.start()
         try:
             stream = open_decompressed(self._source, kind=self._compression, limits=self._limits, threaded=False)
             limit = self._limits.max_uncompressed
-            update = self._hash.update
             count = 0
             while not self._stopped.is_set():
                 chunk = stream.read(CHUNK)
                 if not chunk:
                     break
-                update(chunk)
                 count += len(chunk)
                 if count > limit:
                     raise UnsafeArchive(f"layer is larger than the {limit}-byte limit; refusing it")
-                self._put(chunk)
+                self._put(hashes, chunk)
+                self._put(self._queue, chunk)
             self.count = count
-            self._put(_END)
+            self._put(hashes, _END)
+            hasher.join()  # the digest is complete before the reader hears of the end
+            self._put(self._queue, _END)
         except BaseException as exc:  # noqa: BLE001 - raised in the reading thread
-            self._put(exc)
+            self._put(hashes, _END)
+            self._put(self._queue, exc)
 
-    def _put(self, item: object) -> None:
+    def _hash_all(self, hashes: queue.Queue) -> None:
+        """The DiffID, in a thread of its own: hashing and decompressing each take a core's
+        worth of a stream that the extraction takes faster than one thread could do both."""
+        update = self._hash.update
         while not self._stopped.is_set():
             try:
-                self._queue.put(item, timeout=0.25)
+                chunk = hashes.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if chunk is _END:
+                return
+            update(chunk)
+
+    def _put(self, into: queue.Queue, item: object) -> None:
+        while not self._stopped.is_set():
+            try:
+                into.put(item, timeout=0.25)
                 return
             except queue.Full:
                 continue
@@ -159,4 +179,6 @@ class LayerFeed(io.RawIOBase):
                     self._queue.get(timeout=0.05)  # it may be waiting for room in the queue
                 except queue.Empty:
                     pass
+            if self._hasher.is_alive():
+                self._hasher.join(max(0.0, deadline - time.monotonic()))
         super().close()
