@@ -10,7 +10,7 @@ containers' config.v2.json) pay only for the parse. Errors are ``ValueError`` as
 Where ``_json`` is missing (another Python), ``json`` does the work.
 """
 
-__all__ = ["loads", "quote", "dumps_compact", "dumps_indented"]
+__all__ = ["loads", "quote", "dumps", "dumps_compact", "dumps_indented"]
 
 try:
     import _json
@@ -70,7 +70,22 @@ def dumps_compact(value) -> str:
         import json
 
         return json.dumps(value, separators=(",", ":"))
-    encode = _json.make_encoder({}, _unserialisable, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return _encode_flat(value, ":", ",")
+
+
+def dumps(value) -> str:
+    """``json.dumps(value)`` with its default separators (what repositories.json is written
+    with, as docker's Go encoder does not care), through the same C encoder."""
+    if _json is None:  # pragma: no cover
+        import json
+
+        return json.dumps(value)
+    return _encode_flat(value, ": ", ", ")
+
+
+def _encode_flat(value, key_separator: str, item_separator: str) -> str:
+    encode = _json.make_encoder({}, _unserialisable, _json.encode_basestring_ascii, None, key_separator,
+                                item_separator, False, False, True)
     return "".join(encode(value, 0))
 
 

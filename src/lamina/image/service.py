@@ -17,6 +17,7 @@ from ..errors import InvalidArgument, InvalidReference, LaminaError, NotFound
 from ..oci import ImageConfig, canonical_json, chain_ids
 from ..store.catalog import Catalog, CatalogImage
 from ..store.store import Store
+from ..store.tagging import spellings
 from ..value import Value
 from . import config as cfg
 from .pullpolicy import PULL_POLICIES, check_pull_policy  # noqa: F401 (their home before pullpolicy)
@@ -332,7 +333,7 @@ class ImageService:
             if doc is not None:
                 docs[key] = doc
             for reference in references:
-                for spelling in _spellings(reference):
+                for spelling in spellings(reference):
                     names[spelling] = key
         records.sort(key=lambda r: (r.created_ts or 0.0, r.id), reverse=True)
         return Catalog(records, names, docs=docs)
@@ -550,15 +551,6 @@ def _catalog_record(image_id: str, config: ImageConfig, surroundings: tuple, siz
         has_children=False,
         last_tag_time=last_tag_time,
     )
-
-
-def _spellings(reference: refs.Reference) -> set[str]:
-    """The names that resolve to ``reference`` without the full resolver: familiar and fully
-    qualified, with and without the default tag (``busybox``, ``docker.io/library/busybox:latest``)."""
-    out = {reference.familiar(), str(reference)}
-    if reference.digest is None and reference.tag == "latest":
-        out |= {reference.familiar_name, reference.name}
-    return out
 
 
 #: the filters ``image ls`` takes (docker 20.10 refuses ``until`` there; prune takes it)

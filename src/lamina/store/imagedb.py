@@ -1,4 +1,8 @@
-"""imagedb: image configs by image ID (= sha256 of the config bytes), and their metadata."""
+"""imagedb: image configs by image ID (= sha256 of the config bytes), and their metadata.
+
+Image configs (``oci``, which loads ``json``) and clocks (``datetime``) are imported where they
+are used: ``tag`` on the lean CLI path touches an image's ``lastUpdated`` through this class.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import os
 
 from ..digest import Digest
 from ..errors import InvalidArgument, NotFound
-from ..oci import ImageConfig
 from . import atomic
 from .paths import DataRoot
 
-TYPE_CHECKING = False  # annotations only: ``run`` reads image configs and layers, and pays for imports
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
     from collections.abc import Callable
+
+    from ..oci import ImageConfig
 
 
 class ImageDB:
@@ -23,6 +28,8 @@ class ImageDB:
 
     def put(self, raw: bytes) -> Digest:
         """Store a config's exact bytes; its hash is the image ID. Idempotent."""
+        from ..oci import ImageConfig
+
         ImageConfig.parse(raw)  # refuse a document that is not an image config
         image_id = Digest.of_bytes(raw)
         path = self.paths.image_config(image_id)
@@ -37,6 +44,8 @@ class ImageDB:
                 raw = f.read()
         except FileNotFoundError:
             raise NotFound(f"No such image: {image_id}") from None
+        from ..oci import ImageConfig
+
         return ImageConfig.parse(raw)
 
     def exists(self, image_id: Digest) -> bool:
@@ -86,11 +95,13 @@ class ImageDB:
     def children(self, image_id: Digest) -> list[Digest]:
         return [i for i in self.ids() if self.get_parent(i) == image_id]
 
-    def touch(self, image_id: Digest) -> None:
+    def touch(self, image_id: Digest) -> str:
+        """Stamp the image's ``lastUpdated`` (inspect's LastTagTime) with now; return the stamp."""
+        from datetime import UTC, datetime
+
         meta = self.paths.imagedb_metadata(image_id)
         self.on_change()
         os.makedirs(meta, exist_ok=True)
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic.write_text(os.path.join(meta, "lastUpdated"), now, durable=False)
+        return now

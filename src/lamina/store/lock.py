@@ -7,19 +7,35 @@ The one exception is (re)writing the image catalog (``store.catalog``), a read m
 describe one consistent state of the store, so it is built under the lock.
 """
 
-from __future__ import annotations
-
 import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import posix
+
+__all__ = ["store_lock"]
 
 
-@contextmanager
-def store_lock(path: str) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing drops the lock
+class store_lock:  # noqa: N801 - used as ``with store_lock(path):``, as when it was a function
+    """``with store_lock(path):`` holds the flock on ``path`` (created if missing).
+
+    A class rather than a ``contextlib`` generator: ``tag`` and ``rmi`` take the lock on the
+    lean CLI path, where ``contextlib`` (with ``collections`` and ``functools``) costs more
+    than the change itself.
+    """
+
+    __slots__ = ("path", "fd")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        fd = posix.open(self.path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            posix.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc) -> None:
+        fd, self.fd = self.fd, -1
+        posix.close(fd)  # closing drops the lock

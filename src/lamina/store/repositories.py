@@ -10,15 +10,18 @@ Changes happen under the store lock and replace the file atomically.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 
+from .. import jsonc
 from .. import reference as refs
 from ..digest import Digest
 from ..errors import InvalidArgument, StoreCorrupt
 from ..value import Value
 from . import atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Callable
 
 
 class TagEntry(Value):
@@ -39,7 +42,7 @@ class Repositories:
     def _load(self) -> dict[str, dict[str, str]]:
         try:
             with open(self.path, "rb") as f:
-                doc = json.load(f)
+                doc = jsonc.loads(f.read())
         except FileNotFoundError:
             return {}
         except ValueError:
@@ -50,7 +53,7 @@ class Repositories:
     def _save(self, repos: dict[str, dict[str, str]]) -> None:
         self.on_change()
         repos = {k: v for k, v in repos.items() if v}
-        atomic.write_file(self.path, json.dumps({"Repositories": repos}).encode())
+        atomic.write_file(self.path, jsonc.dumps({"Repositories": repos}).encode())
 
     def entries(self) -> list[TagEntry]:
         out = []

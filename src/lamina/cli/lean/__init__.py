@@ -41,14 +41,25 @@ class Context:
     def catalog(self):
         """The image catalog (``store.catalog``) if it is there and current, else None: the
         full CLI (or the engine) then rebuilds it. Read with nothing but built-in modules."""
-        if not _is_normal_absolute(self.data_root):
-            return None  # the store names itself by os.path.abspath; leave other spellings to it
+        driver = self.driver()
+        if driver is None:
+            return None
         from ...store import catalog as catalogs
 
+        return catalogs.read(self.data_root, catalogs.join(self.data_root, "image", driver), lazy=True)
+
+    def driver(self) -> str | None:
+        """The storage driver of the image store under a normal absolute data root (the one
+        ``graphdriver.select_driver`` would pick there), or None: no store, or a spelling of the
+        data root that only the full CLI normalises."""
+        if not _is_normal_absolute(self.data_root):
+            return None  # the store names itself by os.path.abspath; leave other spellings to it
         for driver in _DRIVERS:
-            image_dir = catalogs.join(self.data_root, "image", driver)
-            if catalogs.is_dir(catalogs.join(image_dir, "layerdb")):
-                return catalogs.read(self.data_root, image_dir, lazy=True)
+            try:
+                if posix.stat(f"{self.data_root}/image/{driver}/layerdb").st_mode & 0o170000 == 0o040000:
+                    return driver
+            except OSError:
+                continue
         return None
 
     def store_view(self):
