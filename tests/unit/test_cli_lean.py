@@ -478,7 +478,7 @@ _STORE = {
     "lamina.store.lease", "lamina.store.blobs", "lamina.graphdriver", "lamina.graphdriver.base",
     "lamina.graphdriver.overlay2", "lamina.graphdriver.vfs", "lamina.mount", "lamina.oci", "lamina.oci.config",
     "lamina.image", "lamina.image.service", "lamina.image.config", "lamina.format", "lamina.format.humanize",
-    "lamina.format.units", "lamina.image.pullpolicy", "lamina.store.tagging", "lamina.jsonc",
+    "lamina.format.units", "lamina.image.pullpolicy", "lamina.store.tagging", "lamina.jsonc", "lamina.image.history",
 }
 #: a change of references without the store (``store.tagging``): the catalog edited in place
 _RETAG = {
@@ -535,7 +535,11 @@ BUDGET = {
     ("image", "tag", "team/app:1", "localhost:5000/a/b:c"): {"lamina.cli.lean.tag", *_RETAG},
     ("rmi", "team/app:1"): {"lamina.cli.lean.rmi", *_RETAG},
     ("rmi", "lonely:1"): {"lamina.cli.lean.rmi", "lamina.image.remove", *_RETAG, *_STORE},
-    ("history", "busybox"): {"lamina.cli.lean.history", "lamina.cli.image_output", *_STORE, *_TABLE},
+    ("history", "busybox"): {"lamina.cli.lean.history", "lamina.cli.image_output", "lamina.image", "lamina.image.history",
+                             "lamina.oci", "lamina.oci.config", "lamina.store.imagedb", "lamina.store.layerdb",
+                             "lamina.store.repositories", "lamina.store.paths", "lamina.store.atomic", "lamina.store.catalog",
+                             "lamina.store", "lamina.reference", "lamina.digest", "lamina.errors", "lamina.value",
+                             "lamina.jsonc", "lamina.format", "lamina.format.humanize", "lamina.format.units", *_TABLE},
     ("system", "df"): {"lamina.cli.lean.df", "lamina.cli.system_output", "lamina.system", "lamina.system.usage", *_STORE, *_TABLE},
     ("info",): {"lamina.cli.lean.info", "lamina.cli.system_output", "lamina.system", "lamina.system.info",
               "lamina.runtime", "lamina.runtime.select", "lamina.jsonc", *_STORE},
@@ -562,7 +566,8 @@ BUDGET = {
 
 
 #: command lines that load neither ``re`` nor ``json`` (with ``enum``, ``functools``: ~10 ms)
-PLAIN = {("tag", "busybox", "bb:1"), ("image", "tag", "team/app:1", "localhost:5000/a/b:c"), ("rmi", "team/app:1")}
+PLAIN = {("tag", "busybox", "bb:1"), ("image", "tag", "team/app:1", "localhost:5000/a/b:c"), ("rmi", "team/app:1"),
+         ("history", "busybox")}
 
 
 @pytest.fixture

@@ -246,3 +246,31 @@ def test_created_at_is_go_time_string_in_local_time(monkeypatch, zone):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_plain_time_reads_what_the_time_pattern_reads():
+    """``parse_time``'s re-free path (the lean ``history``) accepts only what the pattern
+    accepts and reads the same fields; everything else is the pattern's to decide."""
+    import random
+
+    from lamina.format import units
+
+    rng = random.Random(3)
+    pattern = units._rx(units._TIME_RE)
+    samples = ["2020-05-05T05:05:05.123456789Z", "2017-01-01T00:00:00Z", "2017-01-01 00:00:00+05:30",
+               "2017-01-01t00:00:00.1z", "2017-01-01T00:00:00.Z", "2017-01-01T00:00:00.1234567890Z",
+               "2017-01-01T00:00:00-0530", "２０17-01-01T00:00:00Z", "2017-01-01T00:00:00Z\n", " 2017-01-01T00:00:00Z"]
+    pieces = "0123456789-:.TtZz +٣"
+    base = list("2017-01-01T00:00:00.123Z")
+    for _ in range(5000):
+        text = base[:]
+        for _ in range(rng.randint(1, 3)):
+            text[rng.randrange(len(text))] = rng.choice(pieces)
+        samples.append("".join(text)[: rng.randint(18, len(text))])
+    for text in samples:
+        plain = units._plain_time(text.strip())
+        match = pattern.match(text.strip())
+        if plain is not None:
+            assert match is not None and plain == match.groups(), text
+    accepted = sum(units._plain_time(t.strip()) is not None for t in samples)
+    assert accepted > 100  # the common shapes really take the plain path

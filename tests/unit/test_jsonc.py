@@ -22,3 +22,4 @@ def test_dumps_match_json(doc):
     assert jsonc.dumps_compact(doc) == json.dumps(doc, separators=(",", ":"))
     assert jsonc.dumps_indented(doc, 4, ensure_ascii=False) == json.dumps(doc, indent=4, ensure_ascii=False)
     assert jsonc.loads(jsonc.dumps(doc).encode()) == doc
+

@@ -148,3 +148,15 @@ def test_repositories_corrupt_file_is_an_error_not_a_wipe(tmp_path):
     with pytest.raises(StoreCorrupt):
         Repositories(str(path)).set(refs.parse("a"), D(b"a"))
     assert path.read_text() == "{not json"
+
+
+def test_utc_stamp_is_what_datetime_writes():
+    """lastUpdated as ``datetime.now(UTC).isoformat()`` wrote it (microseconds left out when 0)."""
+    from datetime import UTC, datetime
+
+    from lamina.store.imagedb import utc_stamp
+
+    for ns in (0, 1_700_000_000_000_000_000, 1_700_000_000_123_456_789, 1_700_000_000_000_001_000, 4_102_444_799_999_999_999):
+        expected = datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=ns // 1000 % 1_000_000)
+        assert utc_stamp(ns) == expected.isoformat().replace("+00:00", "Z")
+    assert utc_stamp().endswith("Z") and utc_stamp()[:2] == "20"

@@ -62,14 +62,44 @@ def created_since(created: datetime, now: datetime | None = None) -> str:
 _TIME_RE = r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
 
 
+_DIGITS = frozenset("0123456789")
+
+
+def _plain_time(text: str) -> tuple | None:
+    """The fields ``_TIME_RE`` reads from ``text`` (stripped), for ASCII text in the common
+    shape (``2020-05-05T05:05:05.123456789Z``), without ``re`` (``history`` on the lean CLI
+    path); None for anything else: the pattern then decides."""
+    if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt " or text[13] != ":" or text[16] != ":":
+        return None
+    fields = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19])
+    if not all(_DIGITS.issuperset(field) for field in fields):
+        return None
+    rest, frac = text[19:], None
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end] in _DIGITS:
+            end += 1
+        if not 1 < end <= 10:
+            return None
+        frac, rest = rest[1:end], rest[end:]
+    if rest not in ("Z", "z") and not (
+        len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and _DIGITS.issuperset(rest[1:3] + rest[4:6])
+    ):
+        return None
+    return (*fields, frac, rest)
+
+
 def parse_time(text: str) -> datetime:
     """An RFC 3339 timestamp with up to nanoseconds (image configs) → aware datetime (µs)."""
     from datetime import UTC, datetime, timedelta, timezone
 
-    m = _rx(_TIME_RE).match(text.strip()) if isinstance(text, str) else None
-    if m is None:
-        raise InvalidArgument(f"invalid timestamp {text!r}: want RFC 3339, e.g. 2006-01-02T15:04:05Z")
-    year, month, day, hour, minute, second, frac, zone = m.groups()
+    groups = _plain_time(text.strip()) if isinstance(text, str) else None
+    if groups is None:
+        m = _rx(_TIME_RE).match(text.strip()) if isinstance(text, str) else None
+        if m is None:
+            raise InvalidArgument(f"invalid timestamp {text!r}: want RFC 3339, e.g. 2006-01-02T15:04:05Z")
+        groups = m.groups()
+    year, month, day, hour, minute, second, frac, zone = groups
     micro = int((frac or "0").ljust(9, "0")[:6])
     if zone in ("Z", "z"):
         tz = UTC

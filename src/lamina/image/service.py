@@ -20,6 +20,7 @@ from ..store.store import Store
 from ..store.tagging import spellings
 from ..value import Value
 from . import config as cfg
+from .history import HistoryEntry, image_history
 from .pullpolicy import PULL_POLICIES, check_pull_policy  # noqa: F401 (their home before pullpolicy)
 
 TYPE_CHECKING = False
@@ -69,19 +70,6 @@ class ImageSummary(Value):
             parent=parent, labels={} if labels is None else labels, has_children=has_children,
             containers=containers, created_ts=created_ts,
         )
-
-
-class HistoryEntry(Value):
-    __slots__ = ("id", "created", "created_by", "size", "comment", "tags")
-    id: str  # image ID, or "<missing>"
-    created: str
-    created_by: str
-    size: int
-    comment: str
-    tags: tuple[str, ...]
-
-    def __init__(self, id: str, created: str, created_by: str, size: int, comment: str, tags: tuple[str, ...] = ()) -> None:
-        self._init(id=id, created=created, created_by=created_by, size=size, comment=comment, tags=tags)
 
 
 def changes_images(method: Callable[..., T]) -> Callable[..., T]:
@@ -444,49 +432,9 @@ class ImageService:
 
     # history -----------------------------------------------------------------------------
     def history(self, name: str) -> list[HistoryEntry]:
-        """Newest first. An entry shows an image ID where a local image ends at that step
-        (the image itself, or a parent recorded by commit/build), ``<missing>`` elsewhere."""
+        """``image.history.image_history`` of the image ``name`` resolves to."""
         image_id = self.resolve(name)
-        config = self.store.images.get(image_id)
-        entries = config.history or [{"created": config.created, "comment": config.doc.get("comment", "")}]
-        records = self.store.layer_chain(list(config.diff_ids))
-        known = self._ancestor_ids(image_id)
-        out = []
-        layer_index = 0
-        for position, step in enumerate(entries):
-            size = 0
-            if not step.get("empty_layer"):
-                if layer_index < len(records):
-                    size = records[layer_index].size
-                layer_index += 1
-            out.append((position, step, size))
-        result = []
-        for position, step, size in reversed(out):
-            ident = known.get(position + 1, "<missing>")
-            tags = tuple(
-                r.familiar() for r in self.store.repositories.references_to(Digest.parse(ident)) if r.digest is None
-            ) if ident != "<missing>" else ()
-            result.append(
-                HistoryEntry(
-                    id=ident,
-                    created=step.get("created", ""),
-                    created_by=step.get("created_by", ""),
-                    size=size,
-                    comment=step.get("comment", ""),
-                    tags=tags,
-                )
-            )
-        return result
-
-    def _ancestor_ids(self, image_id: Digest) -> dict[int, str]:
-        """Map "number of history steps" → local image ID, walking recorded parents."""
-        found: dict[int, str] = {}
-        current: Digest | None = image_id
-        while current is not None and self.store.images.exists(current):
-            steps = len(self.store.images.get(current).history) or 1
-            found.setdefault(steps, str(current))
-            current = self.store.images.get_parent(current)
-        return found
+        return image_history(self.store.images, self.store.layers, self.store.repositories, image_id)
 
     def layer_chain_ids(self, image_id: Digest) -> list[Digest]:
         return chain_ids(list(self.store.images.get(image_id).diff_ids))

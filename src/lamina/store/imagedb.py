@@ -1,7 +1,7 @@
 """imagedb: image configs by image ID (= sha256 of the config bytes), and their metadata.
 
-Image configs (``oci``, which loads ``json``) and clocks (``datetime``) are imported where they
-are used: ``tag`` on the lean CLI path touches an image's ``lastUpdated`` through this class.
+Image configs (``oci``, which loads ``json``) are imported where they are used: ``tag`` on the
+lean CLI path touches an image's ``lastUpdated`` through this class.
 """
 
 from __future__ import annotations
@@ -97,11 +97,20 @@ class ImageDB:
 
     def touch(self, image_id: Digest) -> str:
         """Stamp the image's ``lastUpdated`` (inspect's LastTagTime) with now; return the stamp."""
-        from datetime import UTC, datetime
-
         meta = self.paths.imagedb_metadata(image_id)
         self.on_change()
         os.makedirs(meta, exist_ok=True)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        now = utc_stamp()
         atomic.write_text(os.path.join(meta, "lastUpdated"), now, durable=False)
         return now
+
+
+def utc_stamp(ns: int | None = None) -> str:
+    """Now (or ``ns`` since the epoch) as ``datetime.now(UTC).isoformat()`` writes it, with
+    ``Z``: what dockerd's lastUpdated holds. Formatted with ``time`` (``datetime`` costs the
+    lean ``tag`` 2 ms)."""
+    import time
+
+    seconds, rest = divmod(time.time_ns() if ns is None else ns, 1_000_000_000)
+    micro = rest // 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + (f".{micro:06d}" if micro else "") + "Z"
