@@ -7,7 +7,6 @@ creates the data root's skeleton, so the CLI builds one only when a command need
 from __future__ import annotations
 
 import os
-from functools import cached_property
 
 from .image.service import ImageService
 from .store.store import Store
@@ -30,6 +29,26 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from .volume.service import VolumeService
 
 DEFAULT_DATA_ROOT = "/var/lib/lamina"
+
+
+class cached_property:  # noqa: N801 - functools' name, for the same use
+    """``functools.cached_property`` without ``functools`` (which loads ``collections``: start-up
+    time of every command that builds an Engine): computed on first access, then an ordinary
+    attribute of the instance."""
+
+    def __init__(self, func) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 #: docker's ``inspect`` without ``--type``: the first kind of object that has the name wins
 INSPECT_ORDER = ("container", "image", "network", "volume")
 

@@ -541,6 +541,8 @@ BUDGET = {
                              "lamina.store", "lamina.reference", "lamina.digest", "lamina.errors", "lamina.value",
                              "lamina.jsonc", "lamina.format", "lamina.format.humanize", "lamina.format.units", *_TABLE},
     ("system", "df"): {"lamina.cli.lean.df", "lamina.cli.system_output", "lamina.system", "lamina.system.usage", *_STORE, *_TABLE},
+    ("system", "df", "-v"): {"lamina.cli.lean.df", "lamina.cli.system_output", "lamina.system", "lamina.system.usage",
+                             "lamina.cli.image_output", *_STORE, *_TABLE},
     ("info",): {"lamina.cli.lean.info", "lamina.cli.system_output", "lamina.system", "lamina.system.info",
               "lamina.runtime", "lamina.runtime.select", "lamina.jsonc", *_STORE},
     ("version",): {"lamina.cli.lean.version", "lamina.image", "lamina.image.config"},
@@ -565,9 +567,10 @@ BUDGET = {
 
 
 
-#: command lines that load neither ``re`` nor ``json`` (with ``enum``, ``functools``: ~10 ms)
+#: command lines that load neither ``re`` nor ``json`` (with ``enum``, ``functools``: ~10 ms); the
+#: engine itself (``Engine``: the store and the image service) loads none of them
 PLAIN = {("tag", "busybox", "bb:1"), ("image", "tag", "team/app:1", "localhost:5000/a/b:c"), ("rmi", "team/app:1"),
-         ("history", "busybox")}
+         ("history", "busybox"), ("system", "df"), ("system", "df", "-v"), ("info",)}
 
 
 @pytest.fixture

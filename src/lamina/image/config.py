@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs start-up time (lamina.cli.fast)
@@ -74,6 +73,8 @@ def go_arch() -> str:
 
 def now_rfc3339() -> str:
     """UTC now as Go's RFC3339Nano prints it (trailing zeros of the fraction dropped)."""
+    from datetime import UTC, datetime  # here: most commands that load this never ask the time
+
     now = datetime.now(UTC)
     frac = f"{now.microsecond:06d}000".rstrip("0")
     return now.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"

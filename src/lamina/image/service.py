@@ -6,11 +6,7 @@ Everything here returns data (dataclasses and dicts); rendering belongs to the C
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-
+from .. import jsonc
 from .. import reference as refs
 from ..digest import Digest
 from ..errors import InvalidArgument, InvalidReference, LaminaError, NotFound
@@ -25,7 +21,9 @@ from .pullpolicy import PULL_POLICIES, check_pull_policy  # noqa: F401 (their ho
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Callable, Iterable
     from contextlib import AbstractContextManager
+    from datetime import datetime
     from typing import Any, BinaryIO, TypeVar
 
     T = TypeVar("T")
@@ -77,11 +75,14 @@ def changes_images(method: Callable[..., T]) -> Callable[..., T]:
     method returns (``ImageService.changes``), not left for the next ``images`` to rebuild. The
     method's object is the ImageService or has it as ``service``."""
 
-    @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with getattr(self, "service", self).changes():
             return method(self, *args, **kwargs)
 
+    # functools.wraps by hand: functools (with collections) is start-up time of every command
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(wrapper, name, getattr(method, name))
+    wrapper.__wrapped__ = method
     return wrapper
 
 
@@ -313,7 +314,7 @@ class ImageService:
                 record = _catalog_record(key, config, surroundings, self.store.image_size(image_id, size_cache, config))
                 try:
                     inspected = self._inspect_doc(image_id, config, references, parent, record.last_tag_time)
-                    doc = json.dumps(inspected, indent=4, ensure_ascii=False)
+                    doc = jsonc.dumps_indented(inspected, 4, ensure_ascii=False)
                 except (LaminaError, OSError):
                     doc = None  # a broken layer chain: ``inspect`` reports it when asked
             record.has_children = image_id in with_children
@@ -367,7 +368,7 @@ class ImageService:
         image_id = self.resolve(name)
         text = self.catalog().inspect_json(str(image_id))
         if text is not None:
-            return json.loads(text)
+            return jsonc.loads(text)
         return self._inspect_doc(  # not in the catalog: a broken image, whose error this raises
             image_id,
             self.store.images.get(image_id),
@@ -553,8 +554,10 @@ def _only_matching_refs(summary: ImageSummary, patterns: list[str]) -> ImageSumm
 
 def inspect_json(docs: list[dict[str, Any]]) -> str:
     """``inspect`` without -f: docker's indented JSON array."""
-    return json.dumps(docs, indent=4, ensure_ascii=False)
+    return jsonc.dumps_indented(docs, 4, ensure_ascii=False)
 
 
 def utcnow() -> datetime:
+    from datetime import UTC, datetime
+
     return datetime.now(UTC)

@@ -19,8 +19,6 @@ import _thread  # threading's RLock and local are these; the module costs a mill
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
 
 from ..digest import Digest
 from ..errors import DigestMismatch, InvalidArgument, LaminaError, NotFound, StoreCorrupt
@@ -38,6 +36,7 @@ from .repositories import Repositories
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value says why)
+    from collections.abc import Callable
     from typing import BinaryIO
 
     from ..archive.compression import Limits
@@ -45,8 +44,8 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from ..graphdriver.interface import GraphDriver
     from ..oci import ImageConfig
 
-#: builds a catalog from the store, reusing what it can of the previous one (``ImageService``)
-CatalogBuilder = Callable[[catalogs.Catalog | None], catalogs.Catalog]
+    #: builds a catalog from the store, reusing what it can of the previous one (``ImageService``)
+    CatalogBuilder = Callable[[catalogs.Catalog | None], catalogs.Catalog]
 
 
 def next_chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
@@ -119,18 +118,10 @@ class Store:
             self._limits = Limits()
         return self._limits
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> _Locked:
         """The store lock; re-entrant within a thread (a transaction may call helpers that take
         it too: flock on a second descriptor would wait for ourselves)."""
-        with self._thread_lock:
-            held = store_lock(self.paths.lock_file()) if not self._lock_depth else nullcontext()
-            with held:
-                self._lock_depth += 1
-                try:
-                    yield
-                finally:
-                    self._lock_depth -= 1
+        return _Locked(self)
 
     # the image catalog -------------------------------------------------------------------
     def invalidate_catalog(self) -> None:
@@ -160,22 +151,11 @@ class Store:
                 raise
             return build(None)  # a read-only data root: answer from the store, cache nothing
 
-    @contextmanager
-    def changes(self, build: CatalogBuilder) -> Iterator[None]:
+    def changes(self, build: CatalogBuilder) -> _Changes:
         """One command's changes: when the outermost block ends, if the store changed, write
         the new catalog now, so the next ``images`` or ``inspect`` reads it in milliseconds
         instead of paying for the rebuild (and for the full CLI's start-up)."""
-        depth = getattr(self._changes, "depth", 0)
-        self._changes.depth = depth + 1
-        try:
-            yield
-        finally:
-            self._changes.depth = depth
-            if not depth and self._catalog_dirty:
-                try:
-                    self.catalog(build)
-                except (LaminaError, OSError):
-                    pass  # left to the next reader, which rebuilds and reports what it finds
+        return _Changes(self, build)
 
     def lease(self) -> leases.Lease:
         return leases.Lease(self.paths.leases())
@@ -348,7 +328,7 @@ class Store:
 
     def container_uses(self) -> list[ContainerUse]:
         """Containers and the image each was created from (running or not)."""
-        import json
+        from .. import jsonc
 
         out = []
         try:
@@ -359,7 +339,7 @@ class Store:
             path = os.path.join(self.paths.containers(), name, "config.v2.json")
             try:
                 with open(path, "rb") as f:
-                    doc = json.load(f)
+                    doc = jsonc.loads(f.read())
                 image = Digest.parse(doc.get("Image", ""))
             except (OSError, ValueError, Exception):
                 continue
@@ -419,3 +399,64 @@ class Store:
             except (OSError, Exception):
                 continue
         return out
+
+
+# The two context managers of ``Store`` as classes, not ``contextlib`` generators: contextlib
+# (with ``collections`` and ``functools``) costs every command that builds a Store start-up time.
+class _Locked:
+    """``with store.lock():`` the thread lock, then (outermost only) the store's flock."""
+
+    __slots__ = ("store", "flock")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.flock: store_lock | None = None
+
+    def __enter__(self) -> None:
+        store = self.store
+        store._thread_lock.acquire()
+        try:
+            if not store._lock_depth:
+                flock = store_lock(store.paths.lock_file())
+                flock.__enter__()
+                self.flock = flock
+        except BaseException:
+            store._thread_lock.release()
+            raise
+        store._lock_depth += 1
+
+    def __exit__(self, *exc) -> None:
+        store = self.store
+        store._lock_depth -= 1
+        try:
+            if self.flock is not None:
+                self.flock.__exit__(None, None, None)
+                self.flock = None
+        finally:
+            store._thread_lock.release()
+
+
+class _Changes:
+    """``with store.changes(build):`` when the outermost block of this thread ends and the store
+    changed, the catalog is written again (a failure there is left to the next reader)."""
+
+    __slots__ = ("store", "build", "depth")
+
+    def __init__(self, store: Store, build: CatalogBuilder) -> None:
+        self.store = store
+        self.build = build
+        self.depth = 0
+
+    def __enter__(self) -> None:
+        changes = self.store._changes
+        self.depth = getattr(changes, "depth", 0)
+        changes.depth = self.depth + 1
+
+    def __exit__(self, *exc) -> None:
+        store = self.store
+        store._changes.depth = self.depth
+        if not self.depth and store._catalog_dirty:
+            try:
+                store.catalog(self.build)
+            except (LaminaError, OSError):
+                pass  # left to the next reader, which rebuilds and reports what it finds
