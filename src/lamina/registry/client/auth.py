@@ -1,17 +1,18 @@
 """Answering a registry's ``WWW-Authenticate`` challenge: Basic, or a bearer token from a realm.
 
 ``login`` does what ``docker login`` does: ``GET /v2/``; on 401 follow the challenge with the
-credentials; succeed when the registry then answers 200. It speaks HTTP with the standard
-library's ``http.client``: a login is three small requests, and ``lamina login`` is one of the
-commands that must start fast (httpx alone takes ~100 ms to import here; ``lamina.cli.fast``).
+credentials; succeed when the registry then answers 200. It speaks HTTP through
+``registry.client.http11``: a login is three small requests, and ``lamina login`` is one of the
+commands that must start fast (httpx alone takes ~100 ms to import here, ``http.client`` with
+its ``email`` parser ~20 ms; ``lamina.cli.fast``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from ...errors import InvalidArgument, Unauthorized
+from .http11 import Connection, ProtocolError, split_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,12 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_challenge", "login", "Unauthorized"]
 
-_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_PARAM = r'(\w+)="([^"]*)"'
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    import re  # here: a registry that answers 200 at once (no auth) needs no challenge read
+
     scheme, _, rest = header.strip().partition(" ")
-    return scheme.lower(), dict(_PARAM.findall(rest))
+    return scheme.lower(), dict(re.findall(_PARAM, rest))
 
 
 #: where per-registry CA certificates live, as docker's ``/etc/docker/certs.d/<host:port>/ca.crt``
@@ -78,13 +81,11 @@ def _candidates(server: str, insecure: bool) -> list[tuple[str, bool | ssl.SSLCo
 
 
 def login(server: str, user: str, password: str, *, insecure: bool = False, timeout: float = 30) -> None:
-    import http.client
-
     failure = ""
     for base, verify in _candidates(server, insecure):
         try:
             return _login(base, verify, user, password, timeout, server)
-        except (OSError, http.client.HTTPException) as exc:  # refused, TLS spoken to plain HTTP, bad cert: next
+        except (OSError, ProtocolError) as exc:  # refused, TLS spoken to plain HTTP, bad cert: next
             failure = f"Get {base}/v2/: {_reason(exc)}"
         except ValueError:
             raise InvalidArgument(f"Error response from daemon: {server}: the token server's answer is not JSON") from None
@@ -109,32 +110,22 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext:
 
 
 class _Client:
-    """GETs with one connection per origin (``http.client``), as httpx.Client would pool them."""
+    """GETs with one connection per origin (``http11.Connection``), as httpx.Client would pool them."""
 
     def __init__(self, verify: bool | str, timeout: float) -> None:
         self.verify = verify
         self.timeout = timeout
-        self.connections: dict[tuple[str, str], object] = {}
+        self.connections: dict[tuple[str, str], Connection] = {}
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, object, bytes]:
-        import http.client
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
+        scheme, netloc, target = split_url(url)
+        key = (scheme, netloc)
         conn = self.connections.get(key)
         if conn is None:
-            if parts.scheme == "https":
-                conn = http.client.HTTPSConnection(parts.netloc, timeout=self.timeout, context=_ssl_context(self.verify))
-            else:
-                conn = http.client.HTTPConnection(parts.netloc, timeout=self.timeout)
+            context = _ssl_context(self.verify) if scheme == "https" else None
+            conn = Connection(scheme, netloc, self.timeout, context)
             self.connections[key] = conn
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        conn.request("GET", target, headers={"User-Agent": "lamina", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
+        return conn.get(target, {"User-Agent": "lamina", **(headers or {})})
 
     def close(self) -> None:
         for conn in self.connections.values():
