@@ -42,6 +42,8 @@ def _untag_only(retag, names: list[str]) -> list | None:
     tags = {image_id: set(record.repo_tags) for image_id, record in retag.records.items()}
     targets = []
     for name in names:
+        if name.startswith("sha256:"):
+            return None  # (the remover reads a full ID before any reference)
         try:
             target = refs.parse(name).with_default_tag()
         except InvalidReference:
