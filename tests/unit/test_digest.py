@@ -62,3 +62,12 @@ def test_verifying_reader_accepts_and_rejects():
     short = VerifyingReader(io.BytesIO(data), Digest.of_bytes(data), len(data) - 1)
     with pytest.raises(DigestMismatch):
         short.read()
+
+
+@pytest.mark.parametrize("size", [0, 1, 64, 1 << 16, (1 << 16) + 1, 1 << 20])
+def test_of_bytes_is_hashlib_s_sha256_at_every_size(size):
+    """Small inputs go through the built-in SHA-256 (no OpenSSL load), larger ones through
+    hashlib; the digest is the same either way."""
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert Digest.of_bytes(data) == Digest("sha256", hashlib.sha256(data).hexdigest())
+    assert Digest.of_bytes(data, "sha512") == Digest("sha512", hashlib.sha512(data).hexdigest())
