@@ -13,10 +13,8 @@ from ..errors import InvalidArgument, InvalidReference, LaminaError, NotFound
 from ..oci import ImageConfig, canonical_json, chain_ids
 from ..store.catalog import Catalog, CatalogImage
 from ..store.store import Store
-from ..store.tagging import spellings
 from ..value import Value
 from . import config as cfg
-from .history import HistoryEntry, image_history
 from .pullpolicy import PULL_POLICIES, check_pull_policy  # noqa: F401 (their home before pullpolicy)
 
 TYPE_CHECKING = False
@@ -25,6 +23,8 @@ if TYPE_CHECKING:  # annotations only (typing costs start-up time: lamina.value 
     from contextlib import AbstractContextManager
     from datetime import datetime
     from typing import Any, BinaryIO, TypeVar
+
+    from .history import HistoryEntry
 
     T = TypeVar("T")
 
@@ -281,6 +281,8 @@ class ImageService:
         recorded keeps its record and document from there: its config and layers are immutable,
         and those three are all that can change around them.
         """
+        from ..store.tagging import spellings
+
         refs_by_image: dict[Digest, list[refs.Reference]] = {}
         for entry in self.store.repositories.entries():
             refs_by_image.setdefault(entry.image_id, []).append(entry.reference)
@@ -434,6 +436,8 @@ class ImageService:
     # history -----------------------------------------------------------------------------
     def history(self, name: str) -> list[HistoryEntry]:
         """``image.history.image_history`` of the image ``name`` resolves to."""
+        from .history import image_history
+
         image_id = self.resolve(name)
         return image_history(self.store.images, self.store.layers, self.store.repositories, image_id)
 
