@@ -8,7 +8,7 @@ here, which turns ``site`` on before the full CLI needs site-packages (click and
 
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "skip_teardown"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
 
     code = run(args)
     if code is not None:
+        skip_teardown(code)  # a lean command is done: ~5 ms of freeing modules saved
         sys.exit(code)
     if sys.flags.no_site:
         import site
@@ -25,3 +26,29 @@ def main(argv: list[str] | None = None) -> None:
     from .main import main as full_main
 
     full_main(args)
+
+
+def skip_teardown(code: int) -> None:
+    """Once the command's outcome is known, leave without the interpreter's teardown: freeing
+    the modules' objects and arenas costs ``run`` ~10 ms of CPU (user and system, measured
+    with hyperfine), and a Go CLI has none. The exit happens at the very start of that
+    teardown (an ``atexit`` handler: registered last, it runs first), so everything up to it,
+    a caller's ``finally`` included, still runs; stdout and stderr are flushed first.
+
+    Called by ``main`` once any lean command has returned (every file it wrote is closed by
+    then); never from a command run in-process by a caller that goes on (a test calling
+    ``fast.run``), whose exit it would take over."""
+    import atexit
+
+    def leave() -> None:
+        import os
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed pipe: what the dispatcher already reported
+        os._exit(code)
+
+    atexit.register(leave)
