@@ -22,6 +22,7 @@ import stat
 from typing import BinaryIO
 
 from ..digest import Digest
+from .compression import CountingReader
 from .create import write_layer_from_overlay_upper
 from .pipe import piped
 from .tarstream import TarStream
@@ -35,7 +36,7 @@ _CHUNK = 1 << 20
 def record_split(stream: BinaryIO, record: BinaryIO) -> tuple[int, int]:
     """Read a layer tar to its end, writing its tar-split to ``record`` (what ``apply_layer``
     records, without extracting anything); returns (tar bytes, regular-file content bytes)."""
-    counted = _Counting(stream)
+    counted = CountingReader(stream)
     tar = TarStream(io.BufferedReader(counted, _CHUNK), record)
     content = 0
     try:
@@ -62,22 +63,6 @@ def adopt_upper(directory: str, record: BinaryIO) -> tuple[Digest, int]:
     with piped(produce) as stream:
         _, content = record_split(stream, record)
     return created[0].diff_id, content
-
-
-class _Counting(io.RawIOBase):
-    """Counts what is read through it (the writer has hashed it already)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self._raw.readinto(buffer) or 0
-        self.count += n
-        return n
 
 
 class _AsExtracted:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from ..errors import UnsafeArchive, Unsupported
 
-__all__ = ["Limits", "detect", "open_decompressed", "compressor", "compress_stream", "KINDS"]
+__all__ = ["CountingReader", "Limits", "detect", "open_decompressed", "compressor", "compress_stream", "KINDS"]
 
 KINDS = ("gzip", "zstd", "bzip2", "xz", "none")
 
@@ -56,20 +56,26 @@ def detect(head: bytes) -> str:
     return "none"
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the compressed bytes a decompressor pulls from its source."""
+class CountingReader(io.RawIOBase):
+    """Counts the bytes read through it: the compressed bytes a decompressor pulls from its
+    source, a tar's length as it is parsed. Reads into the caller's buffer where the source
+    can (no copy), else copies what ``read`` returns."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
+        self._readinto = getattr(raw, "readinto", None)
         self.count = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
+        if self._readinto is not None:
+            n = self._readinto(buffer) or 0
+        else:
+            data = self._raw.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
         self.count += n
         return n
 
@@ -78,7 +84,7 @@ class BombGuard(io.RawIOBase):
     """A reader over decompressed output that refuses to inflate past the limits."""
 
     def __init__(
-        self, inner: BinaryIO, source: _CountingReader | None, limits: Limits, kind: str
+        self, inner: BinaryIO, source: CountingReader | None, limits: Limits, kind: str
     ) -> None:
         self._inner = inner
         self._source = source
@@ -177,7 +183,7 @@ def open_decompressed(
         kind = detect(head)
     if kind == "none":
         return raw
-    source = _CountingReader(raw)
+    source = CountingReader(raw)
     counted = io.BufferedReader(source, buffer_size=1 << 20)
     if kind == "gzip" and threaded:
         from isal import igzip_threaded

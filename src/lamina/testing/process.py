@@ -4,6 +4,7 @@ exit, so no test leaves one behind."""
 
 from __future__ import annotations
 
+import abc
 import os
 import subprocess
 import time
@@ -13,8 +14,18 @@ from typing import ClassVar
 from .registries import free_port
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop ``proc`` and reap it: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
-class LoopbackServer:
+class LoopbackServer(abc.ABC):
     log_dir: str
     port: int = 0
     proc: subprocess.Popen | None = None
@@ -22,12 +33,13 @@ class LoopbackServer:
     #: the server's name in errors, and its log file's (``<name>.log`` in ``log_dir``)
     name: ClassVar[str] = "server"
 
+    @abc.abstractmethod
     def argv(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line (``self.port`` is chosen by then)."""
 
+    @abc.abstractmethod
     def answers(self) -> bool:
         """Whether the server, started, serves requests yet (OSError: not yet)."""
-        raise NotImplementedError
 
     def start(self, timeout: float = 30.0):
         os.makedirs(self.log_dir, exist_ok=True)
@@ -48,15 +60,9 @@ class LoopbackServer:
         raise RuntimeError(f"{self.name} did not start")
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        if self.proc is not None:
+            terminate(self.proc)
+            self.proc = None
 
     def __enter__(self):
         return self.start()

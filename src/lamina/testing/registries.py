@@ -116,15 +116,11 @@ class RegistryProcess:
             return ""
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        if self.proc is not None:
+            from .process import terminate
+
+            terminate(self.proc, timeout=15)
+            self.proc = None
 
     def __enter__(self) -> RegistryProcess:
         return self.start()

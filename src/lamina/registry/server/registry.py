@@ -183,14 +183,17 @@ class Registry:
         answer must then be 404, so that the client uploads it."""
         with self.gc_lock.shared():
             touched = self._touch_link(name, d)
-            if self.gc_lock.held:
-                return True
-            return touched and sweep.settled_presence(self.driver, d)
+            return self.gc_lock.held or (touched and self._settled(d))
 
     def _settled(self, d: Digest) -> bool:
         """After a touch: whether blob ``d`` is still stored and no sweep can take it (see
         :mod:`.sweep`; a filesystem's lock has already made sure)."""
         return True if self.gc_lock.held else sweep.settled_presence(self.driver, d)
+
+    def _stored_once_settled(self, d: Digest) -> bool:
+        """Whether blob ``d`` is stored, once any sweep of it in progress has ended (so that
+        data written next is not deleted with the old)."""
+        return self.blob_size(d) is not None if self.gc_lock.held else sweep.settled_presence(self.driver, d)
 
     def _touch_link(self, name: str, d: Digest) -> bool:
         for link in (paths.layer_link(name, d), paths.revision_link(name, d)):
@@ -245,9 +248,7 @@ class Registry:
     def commit_upload(self, name: str, upload_path: str, d: Digest) -> None:
         """Move verified upload data into the blob store (once) and link it."""
         with self.gc_lock.shared():
-            if not self.gc_lock.held:
-                sweep.wait_unmarked(self.driver, d)  # a sweep in progress ends before we write
-            moved = self.blob_size(d) is None
+            moved = not self._stored_once_settled(d)
             if moved:
                 self.driver.move(upload_path, paths.blob_data(d))
             if not (moved and self.driver.move_renews_mtime):
@@ -258,9 +259,7 @@ class Registry:
 
     def put_blob_bytes(self, name: str, data: bytes, d: Digest) -> None:
         with self.gc_lock.shared():
-            if not self.gc_lock.held:
-                sweep.wait_unmarked(self.driver, d)
-            if self.blob_size(d) is None:
+            if not self._stored_once_settled(d):
                 self.driver.put_content(paths.blob_data(d), data)
             self.touch_blob(d)
             self._write_link(paths.layer_link(name, d), d)

@@ -68,12 +68,6 @@ def settled_presence(driver: StorageDriver, d: Digest) -> bool:
         time.sleep(POLL)
 
 
-def wait_unmarked(driver: StorageDriver, d: Digest) -> None:
-    """Let a pending sweep of ``d`` finish before writing its data (an upload of a blob that a
-    collection is deleting must not be deleted with it)."""
-    settled_presence(driver, d)
-
-
 class Sweep:
     """The collector's side for one blob: ``mark()``, re-check, then ``delete()`` or
     ``keep()``."""
